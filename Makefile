@@ -1,0 +1,49 @@
+# hotfix-operator: every target installs what it needs on a fresh machine.
+#   make test   everything CI runs: lint, unit tests, and the tests against a real control plane and Prometheus
+#   make unit   the pure tests only (seconds)
+#   make demo   local cluster + Prometheus + operator, and a bad hotfix rolled back automatically
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: venv test unit lint format cluster-bins prometheus cluster-up cluster-down demo bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# pytest exits 5 when it collected nothing: that is a broken test run, never a pass.
+define run_pytest
+	$(BIN)/pytest $(1) $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
+endef
+
+lint: $(STAMP)
+	$(BIN)/ruff check operator tests bench hack
+	$(BIN)/ruff format --check operator tests bench hack
+
+format: $(STAMP)
+	$(BIN)/ruff format operator tests bench hack
+	$(BIN)/ruff check --fix operator tests bench hack
+
+unit: $(STAMP)
+	$(call run_pytest,tests/unit)
+
+cluster-bins:
+	hack/build-cluster.sh >/dev/null
+
+prometheus:
+	hack/install-prometheus.sh >/dev/null
+
+test: $(STAMP) cluster-bins prometheus lint
+	$(call run_pytest,tests)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,94 @@
+"""``hotfix-operator``: the command line (run the operator, ask the decision engine, check a manifest)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+import yaml
+
+from hotfix_operator.decision import FactsError, decide, parse_facts
+from hotfix_operator.models import SpecError, parse_manifest
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+def _read_document(stream: TextIO, what: str) -> Any:
+    text = stream.read()
+    if not text.strip():
+        raise ValueError(f"{what}: empty input; expected JSON or YAML")
+    try:
+        # YAML is a superset of JSON, so one parser takes both.
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ValueError(f"{what}: not valid JSON or YAML: {error}") from None
+
+
+def _cmd_decide(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    try:
+        facts = parse_facts(_read_document(stdin, "facts"))
+    except FactsError as error:
+        for problem in error.problems:
+            print(f"error: {problem}", file=stderr)
+        return EXIT_BAD_INPUT
+    except ValueError as error:
+        print(f"error: {error}", file=stderr)
+        return EXIT_BAD_INPUT
+    print(json.dumps(decide(facts).model_dump(mode="json")), file=stdout)
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    try:
+        with open(args.filename) if args.filename != "-" else stdin as stream:
+            documents = [doc for doc in yaml.safe_load_all(stream.read()) if doc is not None]
+    except (OSError, yaml.YAMLError) as error:
+        print(f"error: {args.filename}: {error}", file=stderr)
+        return EXIT_BAD_INPUT
+    failed = False
+    for document in documents:
+        name = (document.get("metadata") or {}).get("name", "?") if isinstance(document, dict) else "?"
+        try:
+            parse_manifest(document if isinstance(document, dict) else {})
+        except SpecError as error:
+            failed = True
+            for problem in error.problems:
+                print(f"error: hotfix/{name}: {problem}", file=stderr)
+            continue
+        print(f"hotfix/{name}: valid", file=stdout)
+    return EXIT_BAD_INPUT if failed else EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hotfix-operator",
+        description="Roll out emergency hotfixes and decide between rollback and forward fix.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    decide_parser = commands.add_parser(
+        "decide", help="read decision facts (JSON or YAML) on stdin and print the decision as JSON"
+    )
+    decide_parser.set_defaults(handler=_cmd_decide)
+    validate_parser = commands.add_parser("validate", help="check Hotfix manifests against the API without a cluster")
+    validate_parser.add_argument("-f", "--filename", required=True, help="a YAML file of Hotfixes, or - for stdin")
+    validate_parser.set_defaults(handler=_cmd_validate)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    stderr: TextIO = sys.stderr,
+) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args, stdin, stdout, stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
