@@ -26,12 +26,12 @@ define run_pytest
 endef
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator tests bench hack
-	$(BIN)/ruff format --check operator tests bench hack
+	$(BIN)/ruff check operator tests
+	$(BIN)/ruff format --check operator tests
 
 format: $(STAMP)
-	$(BIN)/ruff format operator tests bench hack
-	$(BIN)/ruff check --fix operator tests bench hack
+	$(BIN)/ruff format operator tests
+	$(BIN)/ruff check --fix operator tests
 
 unit: $(STAMP)
 	$(call run_pytest,tests/unit)
@@ -41,6 +41,12 @@ cluster-bins:
 
 prometheus:
 	hack/install-prometheus.sh >/dev/null
+
+cluster-up: $(STAMP) cluster-bins prometheus
+	$(BIN)/hotfix-operator testbed up --dir .cluster
+
+cluster-down: $(STAMP)
+	$(BIN)/hotfix-operator testbed down --dir .cluster
 
 test: $(STAMP) cluster-bins prometheus lint
 	$(call run_pytest,tests)

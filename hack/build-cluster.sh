@@ -53,5 +53,16 @@ if [ ! -x "$bin_dir/kwok" ]; then
   # kwok has no replace directives, so it installs on its own, apart from the k8s module graph.
   build_step kwok env GOBIN="$bin_dir" go install -v -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
 fi
+if [ ! -s "$bin_dir/kwok-stages.yaml" ]; then
+  # kwok needs stages to act like a kubelet; use the "fast" node and pod stages its release ships
+  # (nodes Ready at once, pods Ready as soon as they are scheduled, deleted pods removed).
+  kwok_dir=$(cd / && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  for stage in "$kwok_dir"/kustomize/stage/node/fast/*.yaml "$kwok_dir"/kustomize/stage/pod/fast/*.yaml; do
+    case "$stage" in */kustomization.yaml) continue ;; esac
+    echo "---"; cat "$stage"
+  done > "$bin_dir/kwok-stages.yaml.tmp"
+  mv "$bin_dir/kwok-stages.yaml.tmp" "$bin_dir/kwok-stages.yaml"
+  say "wrote kwok stages from sigs.k8s.io/kwok@$KWOK_VERSION"
+fi
 rm -f "$bin_dir".log.*
 echo "$bin_dir"

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
@@ -64,6 +65,25 @@ def _cmd_validate(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stder
     return EXIT_BAD_INPUT if failed else EXIT_OK
 
 
+def _cmd_testbed(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    # Imported here: the test bed is development tooling, not needed to run the operator.
+    from hotfix_operator.testbed.stack import TestBed
+
+    work_dir = Path(args.dir)
+    if args.action == "down":
+        TestBed.stop_saved(work_dir)
+        print(f"stopped the test bed in {work_dir}", file=stdout)
+        return EXIT_OK
+    state = TestBed(work_dir).start()
+    print(f"test bed up in {state.started_in_seconds}s", file=stdout)
+    print(f"  export KUBECONFIG={state.kubeconfig}", file=stdout)
+    print(f"  Prometheus:         {state.prometheus_url}", file=stdout)
+    print(f"  workload simulator: {state.simulator_url}/metrics", file=stdout)
+    print(f"  logs:               {work_dir.resolve()}", file=stdout)
+    print(f"  stop with:          hotfix-operator testbed down --dir {work_dir}", file=stdout)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hotfix-operator",
@@ -77,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     validate_parser = commands.add_parser("validate", help="check Hotfix manifests against the API without a cluster")
     validate_parser.add_argument("-f", "--filename", required=True, help="a YAML file of Hotfixes, or - for stdin")
     validate_parser.set_defaults(handler=_cmd_validate)
+    testbed_parser = commands.add_parser(
+        "testbed", help="start or stop a local control plane, workload simulator and Prometheus (development)"
+    )
+    testbed_parser.add_argument("action", choices=["up", "down"])
+    testbed_parser.add_argument("--dir", default=".cluster", help="where state, kubeconfig and logs live")
+    testbed_parser.set_defaults(handler=_cmd_testbed)
     return parser
 
 

@@ -1,0 +1,106 @@
+"""A real Prometheus server on loopback with a generated configuration and an empty data directory."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from hotfix_operator.testbed.processes import free_port, stop_pids, wait_until
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+INSTALL_SCRIPT = REPO_ROOT / "hack" / "install-prometheus.sh"
+
+
+class PrometheusError(RuntimeError):
+    """Prometheus could not be installed or started; the message carries its log."""
+
+
+def prometheus_binary() -> str:
+    found = shutil.which("prometheus")
+    if found:
+        return found
+    completed = subprocess.run([str(INSTALL_SCRIPT)], stdout=subprocess.PIPE, text=True, check=False)
+    if completed.returncode != 0:
+        raise PrometheusError(f"{INSTALL_SCRIPT} failed with exit code {completed.returncode}")
+    return completed.stdout.strip().splitlines()[-1]
+
+
+class LocalPrometheus:
+    """A Prometheus that scrapes ``targets`` every second; stopped by process id."""
+
+    def __init__(self, work_dir: Path, targets: list[str], scrape_interval: str = "1s") -> None:
+        self.work_dir = work_dir.resolve()
+        self.targets = targets
+        self.scrape_interval = scrape_interval
+        self.port = 0
+        self.pid: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.work_dir / "prometheus.log"
+
+    def start(self, timeout: float = 60.0) -> str:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        config = {
+            "global": {"scrape_interval": self.scrape_interval, "evaluation_interval": self.scrape_interval},
+            "scrape_configs": [
+                {
+                    "job_name": "workload-simulator",
+                    "honor_labels": True,
+                    "static_configs": [{"targets": self.targets}],
+                }
+            ],
+        }
+        config_path = self.work_dir / "prometheus.yml"
+        config_path.write_text(yaml.safe_dump(config))
+        self.port = free_port()
+        log = self.log_path.open("ab")
+        process = subprocess.Popen(
+            [
+                prometheus_binary(),
+                f"--config.file={config_path}",
+                f"--storage.tsdb.path={self.work_dir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                # Tests backfill and delete series for exact timings.
+                "--web.enable-admin-api",
+                "--web.enable-lifecycle",
+                "--log.level=warn",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.pid = process.pid
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise PrometheusError(
+                    f"prometheus exited with code {process.returncode}; log {self.log_path}:\n"
+                    + self.log_path.read_text(errors="replace")[-3000:]
+                )
+            try:
+                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response:
+                    return response.status == 200
+            except OSError:
+                return False
+
+        try:
+            wait_until(ready, timeout=timeout, what="Prometheus to become ready")
+        except BaseException:
+            self.stop()
+            raise
+        return self.url
+
+    def stop(self) -> None:
+        if self.pid is not None:
+            stop_pids([self.pid])
+            self.pid = None

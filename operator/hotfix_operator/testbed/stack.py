@@ -1,0 +1,120 @@
+"""The whole test bed: control plane, workload simulator and Prometheus, started and stopped together.
+
+Used by the tests' session fixture, by ``make demo`` and by people (``hotfix-operator testbed up``).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from hotfix_operator.testbed.cluster import ClusterState, LocalCluster
+from hotfix_operator.testbed.processes import free_port, stop_pids, wait_until
+from hotfix_operator.testbed.prometheus import LocalPrometheus
+
+
+@dataclass
+class TestBedState:
+    __test__ = False  # not a pytest test class, despite the name
+
+    work_dir: str
+    kubeconfig: str
+    prometheus_url: str
+    simulator_url: str
+    prometheus_pid: int
+    simulator_pid: int
+    started_in_seconds: float
+
+    def save(self) -> None:
+        (Path(self.work_dir) / "testbed.json").write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, work_dir: Path) -> TestBedState:
+        return cls(**json.loads((work_dir / "testbed.json").read_text()))
+
+
+class TestBed:
+    __test__ = False
+
+    def __init__(self, work_dir: Path, nodes: int = 3) -> None:
+        self.work_dir = work_dir.resolve()
+        self.cluster = LocalCluster(self.work_dir / "cluster", nodes=nodes)
+        self.prometheus: LocalPrometheus | None = None
+        self.simulator_pid: int | None = None
+        self.state: TestBedState | None = None
+
+    @property
+    def cluster_state(self) -> ClusterState:
+        assert self.cluster.state is not None
+        return self.cluster.state
+
+    def start(self) -> TestBedState:
+        started = time.monotonic()
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            cluster_state = self.cluster.start()
+            simulator_url = self._start_simulator(cluster_state.kubeconfig)
+            self.prometheus = LocalPrometheus(self.work_dir / "prometheus", [simulator_url.removeprefix("http://")])
+            prometheus_url = self.prometheus.start()
+        except BaseException:
+            self.stop()
+            raise
+        assert self.prometheus.pid is not None and self.simulator_pid is not None
+        self.state = TestBedState(
+            work_dir=str(self.work_dir),
+            kubeconfig=cluster_state.kubeconfig,
+            prometheus_url=prometheus_url,
+            simulator_url=simulator_url,
+            prometheus_pid=self.prometheus.pid,
+            simulator_pid=self.simulator_pid,
+            started_in_seconds=round(time.monotonic() - started, 2),
+        )
+        self.state.save()
+        return self.state
+
+    def _start_simulator(self, kubeconfig: str) -> str:
+        port = free_port()
+        log_path = self.work_dir / "simulator.log"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hotfix_operator.testbed.simulator", f"--kubeconfig={kubeconfig}", f"--port={port}"],
+            stdout=log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.simulator_pid = process.pid
+        url = f"http://127.0.0.1:{port}"
+
+        def serving() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"the workload simulator exited; log {log_path}:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/metrics", timeout=2):
+                    return True
+            except OSError:
+                return False
+
+        wait_until(serving, timeout=30, what="the workload simulator to serve metrics")
+        return url
+
+    def stop(self) -> None:
+        if self.prometheus is not None:
+            self.prometheus.stop()
+        if self.simulator_pid is not None:
+            stop_pids([self.simulator_pid])
+        self.cluster.stop()
+
+    @classmethod
+    def stop_saved(cls, work_dir: Path) -> None:
+        """Stop a test bed that another process started (``testbed down``)."""
+        bed = cls(work_dir)
+        state_file = bed.work_dir / "testbed.json"
+        if state_file.exists():
+            state = TestBedState.load(bed.work_dir)
+            stop_pids([state.prometheus_pid, state.simulator_pid])
+        bed.cluster.stop()

@@ -1,0 +1,88 @@
+"""Session fixtures: one real test bed (control plane, simulator, Prometheus) shared by every test that asks.
+
+Nothing here skips: a component that cannot start fails the tests that need it, with its log.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from hotfix_operator.testbed.stack import TestBed, TestBedState
+
+LOG_TAIL_LINES = 60
+
+
+@pytest.fixture(scope="session")
+def testbed() -> Iterator[TestBed]:
+    work_dir = Path(tempfile.mkdtemp(prefix="hotfix-testbed-"))
+    bed = TestBed(work_dir)
+    bed.start()
+    try:
+        yield bed
+    finally:
+        bed.stop()
+
+
+@pytest.fixture(scope="session")
+def testbed_state(testbed: TestBed) -> TestBedState:
+    assert testbed.state is not None
+    return testbed.state
+
+
+@pytest.fixture(scope="session")
+def api_client(testbed_state: TestBedState) -> client.ApiClient:
+    return config.new_client_from_config(testbed_state.kubeconfig)
+
+
+@pytest.fixture
+def namespace(api_client: client.ApiClient) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    core = client.CoreV1Api(api_client)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name)
+
+
+class PrometheusQuery:
+    """A minimal instant-query helper for tests that check what Prometheus scraped."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def scalar(self, expression: str) -> float | None:
+        query = urllib.parse.urlencode({"query": expression})
+        with urllib.request.urlopen(f"{self.url}/api/v1/query?{query}", timeout=5) as response:
+            result = json.loads(response.read())["data"]["result"]
+        return float(result[0]["value"][1]) if result else None
+
+
+@pytest.fixture(scope="session")
+def prometheus(testbed_state: TestBedState) -> PrometheusQuery:
+    return PrometheusQuery(testbed_state.prometheus_url)
+
+
+def _tail(path: Path) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:])
+    except OSError as error:
+        return f"(cannot read: {error})"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed or "testbed" not in getattr(item, "fixturenames", ()):
+        return
+    bed: TestBed = item._request.getfixturevalue("testbed")  # type: ignore[attr-defined]
+    for log in sorted(bed.work_dir.rglob("*.log")):
+        report.sections.append((f"log {log.relative_to(bed.work_dir)}", _tail(log)))
