@@ -18,7 +18,7 @@ from kubernetes import client, config
 
 from hotfix_operator.testbed.stack import TestBed, TestBedState
 
-LOG_TAIL_LINES = 60
+LOG_TAIL_LINES = 25
 
 
 @pytest.fixture(scope="session")
