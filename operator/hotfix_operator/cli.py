@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -12,6 +13,7 @@ from typing import Any, TextIO
 import yaml
 
 from hotfix_operator.decision import FactsError, decide, parse_facts
+from hotfix_operator.durations import parse_duration
 from hotfix_operator.models import SpecError, parse_manifest
 
 EXIT_OK = 0
@@ -65,6 +67,54 @@ def _cmd_validate(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stder
     return EXIT_BAD_INPUT if failed else EXIT_OK
 
 
+def _cmd_analyze(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    from hotfix_operator.analysis_queries import AnalysisRequest, MetricNames
+    from hotfix_operator.prometheus_analysis import PrometheusAnalyzer, PrometheusSettings, connect
+
+    try:
+        with open(args.filename) if args.filename != "-" else stdin as stream:
+            manifest = parse_manifest(yaml.safe_load(stream.read()) or {})
+        since = parse_duration(args.since) if args.since else None
+    except SpecError as error:
+        for problem in error.problems:
+            print(f"error: {problem}", file=stderr)
+        return EXIT_BAD_INPUT
+    except (OSError, yaml.YAMLError, ValueError) as error:
+        print(f"error: {error}", file=stderr)
+        return EXIT_BAD_INPUT
+    spec = manifest.spec
+    url = args.prometheus or spec.analysis.prometheus_url
+    if not url:
+        print("error: no Prometheus: pass --prometheus URL or set spec.analysis.prometheusUrl", file=stderr)
+        return EXIT_BAD_INPUT
+    namespace = args.namespace or manifest.metadata.namespace or "default"
+    thresholds = spec.analysis
+    # By default pretend the hotfix has run long enough for every window, so nothing is pending.
+    ran_for = since or max(
+        thresholds.error_rate.for_,
+        thresholds.latency_p95.window * thresholds.latency_p95.consecutive_windows,
+        thresholds.crash_free_sessions.over,
+    )
+    now = time.time()
+    request = AnalysisRequest(
+        key=f"{namespace}/{manifest.metadata.name}",
+        targets=tuple((namespace, target.deployment) for target in spec.targets),
+        analysis=thresholds,
+        active_since=now - ran_for.total_seconds(),
+    )
+    names = MetricNames(min_rate_window=parse_duration(args.min_rate_window))
+    analyzer = PrometheusAnalyzer(connect(PrometheusSettings(url=url)), names)
+    report = analyzer.analyze([request], now=now)[request.key]
+    if args.output == "json":
+        print(report.model_dump_json(indent=2), file=stdout)
+    else:
+        print(f"{request.key}: {report.result.value}", file=stdout)
+        for target, results in report.metrics.items():
+            for result in results:
+                print(f"  {target:<40} {result.metric:<18} {result.state.value:<13} {result.reason}", file=stdout)
+    return EXIT_OK
+
+
 def _cmd_testbed(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
     # Imported here: the test bed is development tooling, not needed to run the operator.
     from hotfix_operator.testbed.stack import TestBed
@@ -97,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     validate_parser = commands.add_parser("validate", help="check Hotfix manifests against the API without a cluster")
     validate_parser.add_argument("-f", "--filename", required=True, help="a YAML file of Hotfixes, or - for stdin")
     validate_parser.set_defaults(handler=_cmd_validate)
+    analyze_parser = commands.add_parser("analyze", help="evaluate a Hotfix's thresholds against Prometheus now")
+    analyze_parser.add_argument("-f", "--filename", required=True, help="a Hotfix manifest, or - for stdin")
+    analyze_parser.add_argument("--prometheus", help="Prometheus URL (default: the manifest's analysis.prometheusUrl)")
+    analyze_parser.add_argument("-n", "--namespace", help="the Deployments' namespace (default: the manifest's)")
+    analyze_parser.add_argument("--since", help="how long the hotfix has run, e.g. 10m (default: every window)")
+    analyze_parser.add_argument("--min-rate-window", default="1m", help="shortest rate() window (default 1m)")
+    analyze_parser.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    analyze_parser.set_defaults(handler=_cmd_analyze)
     testbed_parser = commands.add_parser(
         "testbed", help="start or stop a local control plane, workload simulator and Prometheus (development)"
     )
