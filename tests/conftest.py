@@ -5,10 +5,7 @@ Nothing here skips: a component that cannot start fails the tests that need it, 
 
 from __future__ import annotations
 
-import json
 import tempfile
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +14,7 @@ import pytest
 from kubernetes import client, config
 
 from hotfix_operator.testbed.stack import TestBed, TestBedState
+from testbed_support import PrometheusQuery, install_crd
 
 LOG_TAIL_LINES = 25
 
@@ -52,22 +50,14 @@ def namespace(api_client: client.ApiClient) -> Iterator[str]:
     core.delete_namespace(name)
 
 
-class PrometheusQuery:
-    """A minimal instant-query helper for tests that check what Prometheus scraped."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def scalar(self, expression: str) -> float | None:
-        query = urllib.parse.urlencode({"query": expression})
-        with urllib.request.urlopen(f"{self.url}/api/v1/query?{query}", timeout=5) as response:
-            result = json.loads(response.read())["data"]["result"]
-        return float(result[0]["value"][1]) if result else None
-
-
 @pytest.fixture(scope="session")
 def prometheus(testbed_state: TestBedState) -> PrometheusQuery:
     return PrometheusQuery(testbed_state.prometheus_url)
+
+
+@pytest.fixture(scope="session")
+def hotfix_crd(api_client: client.ApiClient) -> None:
+    install_crd(api_client)
 
 
 def _tail(path: Path) -> str:

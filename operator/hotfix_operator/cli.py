@@ -115,6 +115,46 @@ def _cmd_analyze(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr
     return EXIT_OK
 
 
+def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    import asyncio
+    import dataclasses
+
+    import kopf
+
+    from hotfix_operator import handlers
+    from hotfix_operator.config import OperatorConfig
+
+    config = OperatorConfig.from_environment()
+    overrides: dict[str, object] = {}
+    if args.prometheus_url:
+        overrides["prometheus_url"] = args.prometheus_url
+    if args.metrics_port is not None:
+        overrides["metrics_port"] = args.metrics_port
+    if args.metrics_address:
+        overrides["metrics_address"] = args.metrics_address
+    if args.min_rate_window:
+        overrides["metric_names"] = dataclasses.replace(
+            config.metric_names, min_rate_window=parse_duration(args.min_rate_window)
+        )
+    if args.recent_deploy_window:
+        overrides["recent_deploy_window"] = parse_duration(args.recent_deploy_window)
+    handlers.RUNTIME.config = dataclasses.replace(config, **overrides)
+    kopf.configure(
+        verbose=args.verbose, log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL
+    )
+    asyncio.run(
+        kopf.operator(
+            clusterwide=not args.namespace,
+            namespaces=args.namespace or [],
+            standalone=args.peering is None,
+            peering_name=args.peering,
+            priority=args.priority,
+            liveness_endpoint=args.liveness,
+        )
+    )
+    return EXIT_OK
+
+
 def _cmd_testbed(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
     # Imported here: the test bed is development tooling, not needed to run the operator.
     from hotfix_operator.testbed.stack import TestBed
@@ -147,6 +187,21 @@ def build_parser() -> argparse.ArgumentParser:
     validate_parser = commands.add_parser("validate", help="check Hotfix manifests against the API without a cluster")
     validate_parser.add_argument("-f", "--filename", required=True, help="a YAML file of Hotfixes, or - for stdin")
     validate_parser.set_defaults(handler=_cmd_validate)
+    run_parser = commands.add_parser("run", help="run the operator (Kopf) against the current kubeconfig or in-cluster")
+    run_parser.add_argument("-n", "--namespace", action="append", help="watch only this namespace (repeatable)")
+    run_parser.add_argument("--prometheus-url", help="default Prometheus (env HOTFIX_PROMETHEUS_URL)")
+    run_parser.add_argument("--metrics-port", type=int, help="port of /metrics, 0 to disable (env HOTFIX_METRICS_PORT)")
+    run_parser.add_argument("--metrics-address", help="address of /metrics (env HOTFIX_METRICS_ADDRESS)")
+    run_parser.add_argument("--min-rate-window", help="shortest rate() window (env HOTFIX_MIN_RATE_WINDOW, 1m)")
+    run_parser.add_argument(
+        "--recent-deploy-window", help="how recent a deploy counts for rollback-all (env HOTFIX_RECENT_DEPLOY_WINDOW)"
+    )
+    run_parser.add_argument("--peering", help="Kopf peering name, so replicas never act twice (default: standalone)")
+    run_parser.add_argument("--priority", type=int, default=0, help="peering priority of this replica")
+    run_parser.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8081/healthz")
+    run_parser.add_argument("--log-format", choices=["json", "plain"], default="json")
+    run_parser.add_argument("-v", "--verbose", action="store_true")
+    run_parser.set_defaults(handler=_cmd_run)
     analyze_parser = commands.add_parser("analyze", help="evaluate a Hotfix's thresholds against Prometheus now")
     analyze_parser.add_argument("-f", "--filename", required=True, help="a Hotfix manifest, or - for stdin")
     analyze_parser.add_argument("--prometheus", help="Prometheus URL (default: the manifest's analysis.prometheusUrl)")

@@ -50,6 +50,8 @@ class Rule(StrEnum):
     ROOT_CAUSE_UNKNOWN = "root-cause-unknown"
     DEFAULT_ROLLBACK = "default-rollback"
     NO_ROLLBACK_TARGET = "no-rollback-target"
+    # Not chosen by decide(): a person asked for the rollback (annotation or kubectl plugin).
+    MANUAL_REQUEST = "manual-request"
 
 
 ROLLBACK_ACTIONS = frozenset({Action.ROLLBACK, Action.ROLLBACK_ALL})

@@ -3,38 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
-from kubernetes import client, utils
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from hotfix_corpus import INVALID, VALID, Case
 from hotfix_operator.models import GROUP, PLURAL, VERSION
-from hotfix_operator.testbed.processes import wait_until
 
 CRD_PATH = Path(__file__).resolve().parents[2] / "crds" / "hotfix.yaml"
-
-
-@pytest.fixture(scope="session")
-def hotfix_crd(api_client: client.ApiClient) -> Iterator[None]:
-    """Install the CRD once for the session (idempotently) and wait until it is served."""
-    extensions = client.ApiextensionsV1Api(api_client)
-    document = yaml.safe_load(CRD_PATH.read_text())
-    try:
-        utils.create_from_dict(api_client, document)
-    except utils.FailToCreateError as error:
-        if not all(e.status == 409 for e in error.api_exceptions):
-            raise
-
-    def established() -> bool:
-        crd = extensions.read_custom_resource_definition(document["metadata"]["name"])
-        return any(c.type == "Established" and c.status == "True" for c in (crd.status.conditions or []))
-
-    wait_until(established, timeout=30, what="the Hotfix CRD to be established")
-    yield
 
 
 def dry_run_create(api_client: client.ApiClient, namespace: str, case: Case) -> dict:

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from conftest import NAMESPACE, BackfilledPrometheus
 from hotfix_operator.analysis_queries import AnalysisRequest
 from hotfix_operator.decision import AnalysisState
 from hotfix_operator.models import Analysis
@@ -19,6 +18,7 @@ from hotfix_operator.prometheus_analysis import (
 )
 from hotfix_operator.testbed.processes import free_port
 from hotfix_operator.thresholds import CRASH_FREE_SESSIONS, ERROR_RATE, LATENCY_P95
+from prometheus_history import NAMESPACE, BackfilledPrometheus
 
 
 def request(deployment: str, now: int, ran_for: float = 7200, **analysis: Any) -> AnalysisRequest:
@@ -138,7 +138,7 @@ def test_batched_and_unbatched_agree_and_batching_keeps_query_count_flat(
     backfilled_prometheus: BackfilledPrometheus,
 ) -> None:
     now = backfilled_prometheus.now
-    from conftest import BEHAVIOURS
+    from prometheus_history import BEHAVIOURS
 
     requests_ = [request(deployment, now) for deployment in BEHAVIOURS]
     batched_analyzer = PrometheusAnalyzer(connect(PrometheusSettings(url=backfilled_prometheus.url)))

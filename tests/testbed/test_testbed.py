@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 from kubernetes import client
 
-from conftest import PrometheusQuery
 from hotfix_operator.testbed.cluster import kubectl_binary
 from hotfix_operator.testbed.simulator import ERROR_RATIO
 from hotfix_operator.testbed.stack import TestBedState
+from testbed_support import PrometheusQuery
 
 
 def deployment(name: str, error_ratio: float, replicas: int = 3) -> client.V1Deployment:

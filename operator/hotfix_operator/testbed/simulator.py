@@ -11,6 +11,7 @@ scrapes, and an undo really brings it down again.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import threading
@@ -31,6 +32,9 @@ P95_MS = ANNOTATION_PREFIX + "p95-ms"
 CRASH_RATIO = ANNOTATION_PREFIX + "crash-ratio"
 REQUESTS_PER_SECOND = ANNOTATION_PREFIX + "rps"
 SESSIONS_PER_SECOND = ANNOTATION_PREFIX + "sessions-per-second"
+# JSON {image: {"error-ratio": 0.05, ...}}: what a pod does when it runs that image, so a hotfix that
+# only changes images can be bad (and its undo good again).
+BEHAVIOUR_BY_IMAGE = ANNOTATION_PREFIX + "behaviour-by-image"
 
 DEFAULTS = {ERROR_RATIO: 0.001, P95_MS: 200.0, CRASH_RATIO: 0.001, REQUESTS_PER_SECOND: 20.0, SESSIONS_PER_SECOND: 5.0}
 # Fine buckets around the default 1200 ms limit, so a declared p95 lands in the right bucket.
@@ -50,14 +54,23 @@ class PodBehaviour:
     sessions_per_second: float
 
     @classmethod
-    def from_annotations(cls, annotations: dict[str, str] | None) -> PodBehaviour:
+    def from_annotations(cls, annotations: dict[str, str] | None, images: list[str] | None = None) -> PodBehaviour:
+        annotations = annotations or {}
         values = dict(DEFAULTS)
-        for key, raw in (annotations or {}).items():
+        declared = dict(annotations)
+        try:
+            by_image = json.loads(annotations.get(BEHAVIOUR_BY_IMAGE, "{}"))
+        except ValueError:
+            log.warning("ignoring annotation %s: not JSON", BEHAVIOUR_BY_IMAGE)
+            by_image = {}
+        for image in images or []:
+            declared.update({ANNOTATION_PREFIX + key: str(value) for key, value in (by_image.get(image) or {}).items()})
+        for key, raw in declared.items():
             if key in values:
                 try:
                     values[key] = float(raw)
                 except ValueError:
-                    log.warning("ignoring annotation %s=%r: not a number", key, raw)
+                    log.warning("ignoring %s=%r: not a number", key, raw)
         return cls(
             error_ratio=min(max(values[ERROR_RATIO], 0.0), 1.0),
             p95_seconds=max(values[P95_MS], 0.0) / 1000,
@@ -131,7 +144,8 @@ class WorkloadSimulator:
             deployment = replica_set_owner.get((pod.metadata.namespace, owner.name))
             if deployment is not None:
                 key = (pod.metadata.namespace, deployment)
-                pods.setdefault(key, []).append(PodBehaviour.from_annotations(pod.metadata.annotations))
+                images = [container.image for container in pod.spec.containers]
+                pods.setdefault(key, []).append(PodBehaviour.from_annotations(pod.metadata.annotations, images))
         return pods
 
     def advance(self, elapsed: float) -> None:

@@ -1,0 +1,45 @@
+"""Helpers shared by the tests that run on the real test bed."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import yaml
+from kubernetes import client, utils
+
+from hotfix_operator.testbed.processes import wait_until
+
+CRD_PATH = Path(__file__).resolve().parents[1] / "crds" / "hotfix.yaml"
+
+
+class PrometheusQuery:
+    """A minimal instant-query helper for tests that check what Prometheus scraped."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def scalar(self, expression: str) -> float | None:
+        query = urllib.parse.urlencode({"query": expression})
+        with urllib.request.urlopen(f"{self.url}/api/v1/query?{query}", timeout=5) as response:
+            result = json.loads(response.read())["data"]["result"]
+        return float(result[0]["value"][1]) if result else None
+
+
+def install_crd(api_client: client.ApiClient) -> None:
+    """Install the Hotfix CRD (idempotently) and wait until the API server serves it."""
+    document = yaml.safe_load(CRD_PATH.read_text())
+    try:
+        utils.create_from_dict(api_client, document)
+    except utils.FailToCreateError as error:
+        if not all(e.status == 409 for e in error.api_exceptions):
+            raise
+    extensions = client.ApiextensionsV1Api(api_client)
+
+    def established() -> bool:
+        crd = extensions.read_custom_resource_definition(document["metadata"]["name"])
+        return any(c.type == "Established" and c.status == "True" for c in (crd.status.conditions or []))
+
+    wait_until(established, timeout=30, what="the Hotfix CRD to be established")
