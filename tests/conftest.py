@@ -62,7 +62,7 @@ def hotfix_crd(api_client: client.ApiClient) -> None:
 
 def _tail(path: Path) -> str:
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:])
+        return "\n".join(line[:400] for line in path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:])
     except OSError as error:
         return f"(cannot read: {error})"
 

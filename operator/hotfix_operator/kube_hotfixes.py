@@ -36,6 +36,7 @@ class HotfixClient:
             return self.custom.patch_namespaced_custom_object_status(
                 GROUP, VERSION, metadata["namespace"], PLURAL, metadata["name"],
                 [{"op": "add", "path": "/status", "value": status}],
+                _content_type="application/json-patch+json",
             )  # fmt: skip
         except ApiException as error:
             if error.status == 404:

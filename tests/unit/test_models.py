@@ -121,3 +121,13 @@ def test_crd_uses_the_parsers_duration_pattern() -> None:
     crd = yaml.safe_load(CRD_PATH.read_text())
     analysis = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["analysis"]
     assert analysis["properties"]["interval"]["pattern"] == DURATION_PATTERN
+
+
+def test_crd_status_schema_keeps_every_status_field() -> None:
+    """The API server prunes undeclared status fields; a field the model writes must be in the CRD."""
+    from hotfix_operator.status import HotfixStatus
+
+    crd = yaml.safe_load(CRD_PATH.read_text())
+    declared = set(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"])
+    written = {field.alias or name for name, field in HotfixStatus.model_fields.items()}
+    assert written <= declared, written - declared

@@ -1,0 +1,207 @@
+"""Run the operator as a real process against the test bed, and drive Hotfixes like a person would."""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+
+from hotfix_operator.models import GROUP, PLURAL, VERSION
+from hotfix_operator.testbed.processes import free_port, stop_pids, wait_until
+from hotfix_operator.testbed.simulator import BEHAVIOUR_BY_IMAGE
+
+GOOD_IMAGE = "registry.example/app:1.0"
+BAD_IMAGE = "registry.example/app:1.1-hotfix-bad"
+FIXED_IMAGE = "registry.example/app:1.2-hotfix-good"
+BEHAVIOUR = {BAD_IMAGE: {"error-ratio": 0.05}}
+
+# Every window shrunk to seconds so that a whole lifecycle runs in well under a minute.
+FAST_ANALYSIS = {
+    "interval": "1s",
+    "errorRate": {"max": 0.01, "for": "4s"},
+    "latencyP95": {"maxMs": 1200, "window": "2s", "consecutiveWindows": 3},
+    "crashFreeSessions": {"min": 0.98, "over": "10s", "minSessions": 10},
+}
+
+
+class OperatorProcess:
+    """``hotfix-operator run`` in a subprocess, with its log kept for failing tests."""
+
+    def __init__(self, kubeconfig: str, prometheus_url: str, log_path: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.prometheus_url = prometheus_url
+        self.log_path = log_path
+        self.metrics_port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    def start(self) -> float:
+        """Start and wait until it serves /metrics (its start-up handler ran); returns the seconds it took."""
+        started = time.monotonic()
+        env = dict(os.environ)
+        env.update(
+            KUBECONFIG=self.kubeconfig,
+            HOTFIX_PROMETHEUS_URL=self.prometheus_url,
+            HOTFIX_MIN_RATE_WINDOW="3s",
+            HOTFIX_METRICS_PORT=str(self.metrics_port),
+            HOTFIX_METRICS_ADDRESS="127.0.0.1",
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hotfix_operator.cli", "run"],
+            stdout=self.log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+
+        def serving() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the operator exited; log:\n{self.log_path.read_text()[-4000:]}")
+            try:
+                with urllib.request.urlopen(self.metrics_url, timeout=1):
+                    return True
+            except OSError:
+                return False
+
+        wait_until(serving, timeout=60, what="the operator to start")
+        return time.monotonic() - started
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, exactly what a crashed pod looks like."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            stop_pids([self.process.pid])
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(self.metrics_url, timeout=2) as response:
+            return response.read().decode()
+
+
+def deployment_manifest(name: str, image: str = GOOD_IMAGE, replicas: int = 2, **template_spec: Any) -> dict[str, Any]:
+    import json
+
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}, "annotations": {BEHAVIOUR_BY_IMAGE: json.dumps(BEHAVIOUR)}},
+                "spec": {"containers": [{"name": "app", "image": image}], **template_spec},
+            },
+        },
+    }
+
+
+def hotfix_manifest(name: str, deployments: list[str], image: str | None = BAD_IMAGE, **spec: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Hotfix",
+        "metadata": {"name": name},
+        "spec": {
+            "incident": {"id": f"INC-{name}", "severity": "SEV1"},
+            "targets": [
+                {"deployment": deployment} | ({"images": {"app": image}} if image else {}) for deployment in deployments
+            ],
+            "analysis": copy.deepcopy(FAST_ANALYSIS),
+            "stability": {"checkpoints": ["3s", "6s", "9s"]},
+            "rollback": {"timeout": "20s", "verifyFor": "3s"},
+        },
+    }
+    for key, value in spec.items():
+        body["spec"][key] = value if not isinstance(value, dict) else {**body["spec"].get(key, {}), **value}
+    return body
+
+
+class Cluster:
+    """What a test does with the cluster, in a person's words."""
+
+    def __init__(self, api_client: client.ApiClient, namespace: str) -> None:
+        self.apps = client.AppsV1Api(api_client)
+        self.core = client.CoreV1Api(api_client)
+        self.custom = client.CustomObjectsApi(api_client)
+        self.namespace = namespace
+
+    def create_deployment(self, name: str, **kwargs: Any) -> None:
+        self.apps.create_namespaced_deployment(self.namespace, deployment_manifest(name, **kwargs))
+        wait_until(lambda: self.rolled_out(name), timeout=60, what=f"deployment {name} to roll out")
+
+    def rolled_out(self, name: str) -> bool:
+        deployment = self.apps.read_namespaced_deployment(name, self.namespace)
+        status = deployment.status
+        return (
+            (status.observed_generation or 0) >= deployment.metadata.generation
+            and (status.updated_replicas or 0) == deployment.spec.replicas
+            and (status.available_replicas or 0) == deployment.spec.replicas
+            and (status.replicas or 0) == deployment.spec.replicas
+        )
+
+    def deployment(self, name: str) -> Any:
+        return self.apps.read_namespaced_deployment(name, self.namespace)
+
+    def image(self, name: str) -> str:
+        return self.deployment(name).spec.template.spec.containers[0].image
+
+    def revision(self, name: str) -> int:
+        return int(self.deployment(name).metadata.annotations["deployment.kubernetes.io/revision"])
+
+    def apply_hotfix(self, body: dict[str, Any]) -> None:
+        self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, body)
+
+    def hotfix(self, name: str) -> dict[str, Any]:
+        return self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+
+    def patch_hotfix(self, name: str, patch: dict[str, Any]) -> None:
+        self.custom.patch_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name, patch)
+
+    def annotate_hotfix(self, name: str, key: str, value: str) -> None:
+        self.patch_hotfix(name, {"metadata": {"annotations": {key: value}}})
+
+    def status(self, name: str) -> dict[str, Any]:
+        return self.hotfix(name).get("status") or {}
+
+    def wait_phase(self, name: str, *phases: str, timeout: float = 90) -> dict[str, Any]:
+        seen: list[str] = []
+
+        def reached() -> bool:
+            phase = self.status(name).get("phase")
+            if not seen or seen[-1] != phase:
+                seen.append(str(phase))
+            return phase in phases
+
+        try:
+            wait_until(reached, timeout=timeout, what=f"hotfix {name} to reach {' or '.join(phases)}", interval=0.3)
+        except TimeoutError as error:
+            raise AssertionError(f"{error}; phases seen: {seen}; status: {self.status(name)}") from None
+        return self.status(name)
+
+    def event_reasons(self, name: str) -> list[str]:
+        events = self.core.list_namespaced_event(self.namespace, field_selector=f"involvedObject.name={name}").items
+        return [event.reason for event in sorted(events, key=lambda e: e.metadata.creation_timestamp)]
+
+    def timeline_types(self, name: str) -> list[str]:
+        return [entry["type"] for entry in self.status(name).get("timeline", [])]
+
+
+def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
+    wait_until(check, timeout=timeout, what=what, interval=0.3)
