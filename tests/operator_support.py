@@ -124,7 +124,7 @@ def hotfix_manifest(name: str, deployments: list[str], image: str | None = BAD_I
                 {"deployment": deployment} | ({"images": {"app": image}} if image else {}) for deployment in deployments
             ],
             "analysis": copy.deepcopy(FAST_ANALYSIS),
-            "stability": {"checkpoints": ["3s", "6s", "9s"]},
+            "stability": {"checkpoints": ["6s", "9s", "12s"]},
             "rollback": {"timeout": "20s", "verifyFor": "3s"},
         },
     }

@@ -8,6 +8,7 @@ A Hotfix that overrides a query gets a query of its own (its PromQL cannot be sh
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Iterable
@@ -117,9 +118,11 @@ def latency_p95_promql(names: MetricNames, match: str, window: timedelta) -> str
     )
 
 
-def sessions_promql(names: MetricNames, metric: str, match: str, window: timedelta) -> str:
+def sessions_promql(names: MetricNames, metric: str, match: str) -> str:
+    """The summed counter itself: its increase over each Hotfix's own window is taken from the points,
+    so Hotfixes with different windows still share one query."""
     by = f"{names.namespace_label}, {names.deployment_label}"
-    return f"sum by ({by}) (increase({metric}{{{match}}}[{_seconds(window)}]))"
+    return f"sum by ({by}) ({metric}{{{match}}})"
 
 
 def render_override(query: str, namespace: str, deployment: str, window: timedelta) -> str:
@@ -159,10 +162,10 @@ def plan_queries(names: MetricNames, requests: list[AnalysisRequest], now: float
         else:
             step = members[0].analysis.interval
             span = max(member.analysis.crash_free_sessions.over for member in members)
-            start = now - span.total_seconds() + step.total_seconds()
+            start = now - span.total_seconds()
             queries = [
-                RangeQuery(sessions_promql(names, names.sessions, match, step), start, now, step),
-                RangeQuery(sessions_promql(names, names.crashed_sessions, match, step), start, now, step),
+                RangeQuery(sessions_promql(names, names.sessions, match), start, now, step),
+                RangeQuery(sessions_promql(names, names.crashed_sessions, match), start, now, step),
             ]
         for member in members:
             plan.routes[(metric, member.key)] = len(plan.queries)
@@ -247,15 +250,18 @@ def evaluate_latency_points(points: list[Point] | None, request: AnalysisRequest
     )
 
 
-def _sum_within(points: list[Point] | None, since: float) -> float | None:
-    """Sum the per-step increases whose step lies inside the window; None when there is no series.
+def increase_within(points: list[Point] | None, since: float) -> float | None:
+    """How much a summed counter grew since ``since``; None when there is no series.
 
-    Each point is the increase over the step that ends at it, so points after ``since`` tile the window.
+    Only rises count: a drop is a pod that restarted or went away (its counter left the sum), as
+    PromQL's increase() treats a counter reset.
     """
     if points is None:
         return None
-    values = [v for t, v in points if t > since + 1e-3 and not math.isnan(v)]
-    return sum(values) if values else (math.nan if points else None)
+    values = [v for t, v in points if t >= since - 1e-3 and not math.isnan(v)]
+    if len(values) < 2:
+        return math.nan
+    return sum(max(later - earlier, 0.0) for earlier, later in itertools.pairwise(values))
 
 
 def evaluate_sessions_points(
@@ -264,8 +270,8 @@ def evaluate_sessions_points(
     threshold = request.analysis.crash_free_sessions
     window = crash_free_window(threshold.over, timedelta(seconds=now - request.active_since))
     since = now - window.total_seconds()
-    total = _sum_within(total_points, since)
-    crashed = _sum_within(crashed_points, since)
+    total = increase_within(total_points, since)
+    crashed = increase_within(crashed_points, since)
     if total is not None and crashed is None:
         # No crash series at all means no crash has been counted yet, not missing telemetry.
         crashed = 0.0

@@ -375,7 +375,10 @@ class HotfixController:
         self._condition(step, "Healthy", *_health_condition(report))
         decision = await self._decide(step, report.result)
         delay = await self._act_on(step, decision, report_at=report.at)
-        if step.status.phase in (Phase.MONITORING, Phase.FORWARD_FIX_PENDING):
+        # The stability window is judged only while plainly monitoring, on an analysis that saw data:
+        # a forward-fix hold restarts it, and "pending" or "inconclusive" prove nothing either way.
+        conclusive = report.result in (AnalysisState.HEALTHY, AnalysisState.BREACHED)
+        if step.status.phase is Phase.MONITORING and conclusive:
             return self._checkpoint(step, report)
         return delay
 

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from operator_support import BAD_IMAGE, GOOD_IMAGE, Cluster, OperatorProcess, hotfix_manifest
+import time
+from datetime import UTC, datetime, timedelta
+
+from kubernetes import client
+
+from operator_support import (
+    BAD_IMAGE,
+    FIXED_IMAGE,
+    GOOD_IMAGE,
+    Cluster,
+    OperatorProcess,
+    eventually,
+    hotfix_manifest,
+)
 
 
 def test_bad_hotfix_is_rolled_back_automatically(running_operator: OperatorProcess, cluster: Cluster) -> None:
@@ -23,3 +36,196 @@ def test_bad_hotfix_is_rolled_back_automatically(running_operator: OperatorProce
     conditions = {c["type"]: c for c in status["conditions"]}
     assert conditions["Succeeded"]["reason"] == "RolledBack"
     assert conditions["Healthy"]["status"] == "True"
+
+
+def test_good_hotfix_becomes_stable_without_touching_the_deployment_again(
+    running_operator: OperatorProcess, cluster: Cluster
+) -> None:
+    cluster.create_deployment("search")
+    cluster.apply_hotfix(hotfix_manifest("search-fix", ["search"], FIXED_IMAGE))
+    cluster.wait_phase("search-fix", "Monitoring")
+    generation = cluster.deployment("search").metadata.generation
+    status = cluster.wait_phase("search-fix", "Stable", "Escalated", "RolledBack", "Failed")
+    assert status["phase"] == "Stable", status
+    assert [checkpoint["after"] for checkpoint in status["checkpoints"]] == ["6s", "9s", "12s"]
+    assert all(checkpoint["result"] == "passed" for checkpoint in status["checkpoints"])
+    assert cluster.deployment("search").metadata.generation == generation
+    assert cluster.image("search") == FIXED_IMAGE
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Succeeded"] == "True"
+    assert "Stable" in cluster.event_reasons("search-fix")
+
+
+def test_irreversible_migrations_hold_for_a_forward_fix_then_escalate(
+    running_operator: OperatorProcess, cluster: Cluster
+) -> None:
+    cluster.create_deployment("ledger")
+    # The incident started just under an hour ago: the hold turns into an escalation a few seconds in.
+    started = (datetime.now(UTC) - timedelta(minutes=59, seconds=45)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    hotfix = hotfix_manifest("ledger-fix", ["ledger"], BAD_IMAGE, safety={"migrations": "irreversible"})
+    hotfix["spec"]["incident"]["startedAt"] = started
+    cluster.apply_hotfix(hotfix)
+    status = cluster.wait_phase("ledger-fix", "ForwardFixPending", "Escalated")
+    assert status["phase"] == "ForwardFixPending", status
+    assert status["decision"]["rule"] == "migrations-applied"
+    status = cluster.wait_phase("ledger-fix", "Escalated", timeout=60)
+    assert status["decision"]["rule"] == "migrations-applied"
+    assert status["decision"]["action"] == "escalate"
+    # Never rolled back: the hotfix image is still running.
+    assert cluster.image("ledger") == BAD_IMAGE
+    assert cluster.revision("ledger") == 2
+    assert "Escalated" in cluster.event_reasons("ledger-fix")
+
+
+def test_fast_forward_fix_holds_then_rolls_back_when_the_eta_passes(
+    running_operator: OperatorProcess, cluster: Cluster
+) -> None:
+    cluster.create_deployment("cart")
+    hotfix = hotfix_manifest("cart-fix", ["cart"], BAD_IMAGE)
+    hotfix["spec"]["incident"] |= {"rootCause": "known", "forwardFixEta": "12s"}
+    cluster.apply_hotfix(hotfix)
+    status = cluster.wait_phase("cart-fix", "ForwardFixPending", "RollingBack", "RolledBack")
+    assert status["phase"] == "ForwardFixPending", status
+    assert status["decision"]["rule"] == "fast-forward-fix"
+    status = cluster.wait_phase("cart-fix", "RolledBack", "Escalated", timeout=90)
+    assert status["phase"] == "RolledBack", status
+    assert status["decision"]["rule"] == "default-rollback"
+    assert cluster.image("cart") == GOOD_IMAGE
+
+
+def test_forward_fix_images_roll_out_and_monitoring_goes_on(
+    running_operator: OperatorProcess, cluster: Cluster
+) -> None:
+    cluster.create_deployment("pay")
+    hotfix = hotfix_manifest("pay-fix", ["pay"], BAD_IMAGE)
+    hotfix["spec"]["incident"] |= {"rootCause": "known", "forwardFixEta": "10m"}
+    cluster.apply_hotfix(hotfix)
+    cluster.wait_phase("pay-fix", "ForwardFixPending")
+    cluster.patch_hotfix("pay-fix", {"spec": {"targets": [{"deployment": "pay", "images": {"app": FIXED_IMAGE}}]}})
+    status = cluster.wait_phase("pay-fix", "Stable", "Escalated", "RolledBack", timeout=120)
+    assert status["phase"] == "Stable", status
+    assert cluster.image("pay") == FIXED_IMAGE
+    assert "ForwardFixRollout" in cluster.timeline_types("pay-fix")
+    # Baseline revision 1 is still the rollback target; the forward fix is revision 3.
+    [target] = status["targets"]
+    assert (target["baselineRevision"], target["hotfixRevision"]) == (1, 3)
+
+
+def test_multi_service_incident_without_culprit_rolls_back_every_recent_deploy(
+    running_operator: OperatorProcess, cluster: Cluster
+) -> None:
+    cluster.create_deployment("auth")
+    cluster.create_deployment("checkout")
+    incident = {"id": "INC-multi", "severity": "SEV1", "affectedServices": ["auth", "checkout"]}
+    healthy = hotfix_manifest("checkout-fix", ["checkout"], FIXED_IMAGE)
+    healthy["spec"]["incident"] = incident
+    healthy["spec"]["stability"] = {"checkpoints": ["10m"]}
+    cluster.apply_hotfix(healthy)
+    cluster.wait_phase("checkout-fix", "Monitoring")
+    bad = hotfix_manifest("auth-fix", ["auth"], BAD_IMAGE)
+    bad["spec"]["incident"] = incident
+    cluster.apply_hotfix(bad)
+    status = cluster.wait_phase("auth-fix", "RolledBack", "Escalated")
+    assert status["decision"]["rule"] == "multi-service-unclear"
+    assert status["decision"]["action"] == "rollback-all"
+    sibling = cluster.wait_phase("checkout-fix", "RolledBack", "Escalated")
+    assert sibling["phase"] == "RolledBack", sibling
+    assert sibling["decision"]["rule"] == "multi-service-unclear"
+    assert "auth-fix" in sibling["decision"]["reason"]
+    assert cluster.image("auth") == GOOD_IMAGE
+    assert cluster.image("checkout") == GOOD_IMAGE
+    assert "RollbackRequested" in cluster.timeline_types("auth-fix")
+
+
+def test_rollback_that_cannot_complete_escalates_after_one_undo(
+    running_operator: OperatorProcess, cluster: Cluster, api_client: client.ApiClient
+) -> None:
+    core = client.CoreV1Api(api_client)
+    label = f"hotfix-test-{cluster.namespace}"
+    node = "kwok-node-0"
+    core.patch_node(node, {"metadata": {"labels": {label: "yes"}}})
+    try:
+        cluster.create_deployment("stuck", replicas=1, nodeSelector={label: "yes"})
+        hotfix = hotfix_manifest("stuck-fix", ["stuck"], BAD_IMAGE)
+        hotfix["spec"]["rollback"] = {"timeout": "4s", "verifyFor": "3s"}
+        cluster.apply_hotfix(hotfix)
+        cluster.wait_phase("stuck-fix", "Monitoring")
+        # From now on no node fits the template: the undo's new pods can never be scheduled.
+        core.patch_node(node, {"metadata": {"labels": {label: None}}})
+        status = cluster.wait_phase("stuck-fix", "Escalated", "RolledBack", timeout=90)
+    finally:
+        core.patch_node(node, {"metadata": {"labels": {label: None}}})
+    assert status["phase"] == "Escalated", status
+    assert {c["type"]: c["reason"] for c in status["conditions"]}["Succeeded"] == "RollbackTimedOut"
+    assert cluster.timeline_types("stuck-fix").count("RollbackPatched") == 1
+    # Generations: 1 created, 2 hotfix, 3 the single undo.
+    assert cluster.deployment("stuck").metadata.generation == 3
+
+
+def test_manual_mode_waits_for_a_person(running_operator: OperatorProcess, cluster: Cluster) -> None:
+    cluster.create_deployment("orders")
+    cluster.apply_hotfix(hotfix_manifest("orders-fix", ["orders"], BAD_IMAGE, rollback={"mode": "manual"}))
+
+    def recommended() -> bool:
+        decision = cluster.status("orders-fix").get("decision") or {}
+        return bool(decision.get("pendingConfirmation"))
+
+    eventually(recommended, 60, "a rollback recommendation waiting for confirmation")
+    status = cluster.status("orders-fix")
+    assert status["phase"] == "Monitoring"
+    assert cluster.image("orders") == BAD_IMAGE
+    cluster.annotate_hotfix("orders-fix", "hotfix.dev/rollback", "alice")
+    status = cluster.wait_phase("orders-fix", "RolledBack", "Escalated")
+    assert status["phase"] == "RolledBack", status
+    assert status["decision"]["rule"] == "manual-request"
+    assert "alice" in status["decision"]["reason"]
+    assert cluster.image("orders") == GOOD_IMAGE
+
+
+def test_dry_run_records_and_changes_nothing(running_operator: OperatorProcess, cluster: Cluster) -> None:
+    cluster.create_deployment("inventory")
+    cluster.apply_hotfix(hotfix_manifest("inventory-fix", ["inventory"], BAD_IMAGE, rollback={"mode": "dryRun"}))
+
+    def recorded() -> bool:
+        decision = cluster.status("inventory-fix").get("decision") or {}
+        return bool(decision.get("dryRun"))
+
+    eventually(recorded, 60, "a dry-run rollback decision")
+    generation = cluster.deployment("inventory").metadata.generation
+    time.sleep(3)
+    assert cluster.status("inventory-fix")["phase"] == "Monitoring"
+    assert cluster.status("inventory-fix")["decision"]["rule"] == "root-cause-unknown"
+    assert cluster.deployment("inventory").metadata.generation == generation
+    assert cluster.image("inventory") == BAD_IMAGE
+
+
+def test_approval_gate(running_operator: OperatorProcess, cluster: Cluster) -> None:
+    cluster.create_deployment("billing")
+    cluster.apply_hotfix(hotfix_manifest("billing-fix", ["billing"], FIXED_IMAGE, approval={"required": True}))
+    cluster.wait_phase("billing-fix", "AwaitingApproval")
+    time.sleep(2)
+    assert cluster.image("billing") == GOOD_IMAGE
+    cluster.annotate_hotfix("billing-fix", "hotfix.dev/approved-by", "bob")
+    cluster.wait_phase("billing-fix", "Monitoring", "Stable")
+    assert cluster.image("billing") == FIXED_IMAGE
+    conditions = {c["type"]: c for c in cluster.status("billing-fix")["conditions"]}
+    assert conditions["Approved"]["message"] == "approved by bob"
+
+
+def test_unactionable_hotfix_fails_clearly_and_others_keep_working(
+    running_operator: OperatorProcess, cluster: Cluster
+) -> None:
+    cluster.apply_hotfix(hotfix_manifest("ghost-fix", ["does-not-exist"], FIXED_IMAGE))
+    cluster.create_deployment("real")
+    bad_container = hotfix_manifest("bad-container", ["real"], FIXED_IMAGE)
+    bad_container["spec"]["targets"][0]["images"] = {"sidecar": FIXED_IMAGE}
+    cluster.apply_hotfix(bad_container)
+    status = cluster.wait_phase("ghost-fix", "Failed")
+    succeeded = {c["type"]: c for c in status["conditions"]}["Succeeded"]
+    assert succeeded["reason"] == "TargetNotActionable"
+    assert "does-not-exist" in succeeded["message"] and "not found" in succeeded["message"]
+    status = cluster.wait_phase("bad-container", "Failed")
+    assert "no container named sidecar" in {c["type"]: c for c in status["conditions"]}["Succeeded"]["message"]
+    assert cluster.image("real") == GOOD_IMAGE
+    # The operator is still serving: a good hotfix in the same namespace goes through.
+    cluster.apply_hotfix(hotfix_manifest("after-failures", ["real"], FIXED_IMAGE))
+    cluster.wait_phase("after-failures", "Monitoring", "Stable")
