@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
 
 from kubernetes import client
 
+from hotfix_operator.testbed.prometheus import LocalPrometheus
+from hotfix_operator.testbed.stack import TestBed, TestBedState
 from operator_support import (
     BAD_IMAGE,
     FIXED_IMAGE,
@@ -229,3 +236,76 @@ def test_unactionable_hotfix_fails_clearly_and_others_keep_working(
     # The operator is still serving: a good hotfix in the same namespace goes through.
     cluster.apply_hotfix(hotfix_manifest("after-failures", ["real"], FIXED_IMAGE))
     cluster.wait_phase("after-failures", "Monitoring", "Stable")
+
+
+def test_prometheus_outage_holds_then_monitoring_goes_on(
+    running_operator: OperatorProcess, cluster: Cluster, testbed_state: TestBedState, tmp_path: Path
+) -> None:
+    own_prometheus = LocalPrometheus(tmp_path / "prometheus", [testbed_state.simulator_url.removeprefix("http://")])
+    own_prometheus.start()
+    try:
+        cluster.create_deployment("catalog")
+        hotfix = hotfix_manifest("catalog-fix", ["catalog"], FIXED_IMAGE, stability={"checkpoints": ["10m"]})
+        hotfix["spec"]["analysis"]["prometheusUrl"] = own_prometheus.url
+        cluster.apply_hotfix(hotfix)
+        eventually(lambda: (cluster.status("catalog-fix").get("decision") or {}).get("rule") == "healthy", 60,
+                   "a healthy analysis")  # fmt: skip
+        own_prometheus.stop()
+        eventually(lambda: cluster.status("catalog-fix")["decision"]["rule"] == "telemetry-missing", 30,
+                   "the telemetry-missing hold")  # fmt: skip
+        status = cluster.status("catalog-fix")
+        assert status["phase"] == "Monitoring"
+        assert "unreachable" in status["lastAnalysis"]["summary"]
+        assert cluster.image("catalog") == FIXED_IMAGE
+        own_prometheus.start()
+        eventually(lambda: cluster.status("catalog-fix")["decision"]["rule"] == "healthy", 60,
+                   "monitoring to go on once Prometheus is back")  # fmt: skip
+        assert cluster.status("catalog-fix")["phase"] == "Monitoring"
+        assert cluster.image("catalog") == FIXED_IMAGE
+    finally:
+        own_prometheus.stop()
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        self.received.append({"path": self.path, "body": json.loads(self.rfile.read(length))})
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+def test_notifications_reach_slack_and_webhook_without_leaking_urls(
+    running_operator: OperatorProcess, cluster: Cluster, testbed: TestBed
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        cluster.core.create_namespaced_secret(
+            cluster.namespace,
+            client.V1Secret(metadata=client.V1ObjectMeta(name="war-room"),
+                            string_data={"url": f"{base}/slack/secret-token-xyz", "hook": f"{base}/hook"}),
+        )  # fmt: skip
+        cluster.create_deployment("mail")
+        notify = {
+            "slack": {"webhookSecretRef": {"name": "war-room", "key": "url"}, "channel": "#hotfix-war-room"},
+            "webhook": {"urlSecretRef": {"name": "war-room", "key": "hook"}},
+        }
+        cluster.apply_hotfix(hotfix_manifest("mail-fix", ["mail"], BAD_IMAGE, notify=notify))
+        cluster.wait_phase("mail-fix", "RolledBack", "Escalated")
+        eventually(lambda: any(r["body"].get("event") == "RolledBack" for r in _Receiver.received), 20,
+                   "the RolledBack notification")  # fmt: skip
+    finally:
+        server.shutdown()
+    slack = [r["body"] for r in _Receiver.received if r["path"].startswith("/slack")]
+    hook = [r["body"] for r in _Receiver.received if r["path"] == "/hook"]
+    assert any("rollback" in message["text"] and message["channel"] == "#hotfix-war-room" for message in slack)
+    assert {"Decision", "RolledBack"} <= {message["event"] for message in hook}
+    assert all(message["incident"] == "INC-mail-fix" for message in hook)
+    assert "secret-token-xyz" not in (testbed.work_dir / "operator.log").read_text()

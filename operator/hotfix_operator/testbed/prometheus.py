@@ -61,7 +61,8 @@ class LocalPrometheus:
         }
         config_path = self.work_dir / "prometheus.yml"
         config_path.write_text(yaml.safe_dump(config))
-        self.port = free_port()
+        # A restart keeps the port (and the data directory), as a real Prometheus coming back would.
+        self.port = self.port or free_port()
         log = self.log_path.open("ab")
         process = subprocess.Popen(
             [

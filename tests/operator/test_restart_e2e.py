@@ -1,0 +1,49 @@
+"""An operator killed with SIGKILL in each phase resumes without repeating a rollout or an undo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from hotfix_operator.testbed.stack import TestBed, TestBedState
+from operator_support import BAD_IMAGE, GOOD_IMAGE, Cluster, OperatorProcess, hotfix_manifest
+
+NEXT_PHASE = {"RollingOut": "Monitoring", "Monitoring": "RollingBack", "RollingBack": "RolledBack"}
+
+
+@pytest.fixture
+def restartable_operator(testbed: TestBed, testbed_state: TestBedState, hotfix_crd: None) -> Iterator[OperatorProcess]:
+    process = OperatorProcess(testbed_state.kubeconfig, testbed_state.prometheus_url, testbed.work_dir / "restart.log")
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.mark.parametrize(
+    "kill_in", [("RollingOut",), ("Monitoring",), ("RollingBack",), ("RollingOut", "Monitoring", "RollingBack")]
+)
+def test_killed_in_any_phase_resumes_without_repeating(
+    restartable_operator: OperatorProcess, cluster: Cluster, kill_in: tuple[str, ...]
+) -> None:
+    cluster.create_deployment("api")
+    hotfix = hotfix_manifest("api-fix", ["api"], BAD_IMAGE)
+    # Slow the rollback down so that the kill lands inside RollingBack, not after it.
+    hotfix["spec"]["rollback"] = {"timeout": "60s", "verifyFor": "6s"}
+    cluster.apply_hotfix(hotfix)
+    for phase in kill_in:
+        # A phase can pass between two polls; the next one is still a kill mid-flight.
+        cluster.wait_phase("api-fix", phase, NEXT_PHASE[phase], timeout=90)
+        restartable_operator.kill()
+        restartable_operator.start()
+    status = cluster.wait_phase("api-fix", "RolledBack", "Escalated", timeout=120)
+    assert status["phase"] == "RolledBack", status
+    assert cluster.image("api") == GOOD_IMAGE
+    deployment = cluster.deployment("api")
+    # One rollout and one undo, whatever was killed: generation 1 + 1 + 1, revision 3.
+    assert deployment.metadata.generation == 3
+    assert cluster.revision("api") == 3
+    timeline = cluster.status("api-fix")["timeline"]
+    assert [entry["type"] for entry in timeline].count("RolloutStarted") == 1
+    patched = [entry for entry in timeline if entry["type"] == "RollbackPatched" and "skipped" not in entry["message"]]
+    assert len(patched) == 1, timeline
