@@ -8,6 +8,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# make demo CLUSTER=kind uses kind (needs Docker); the default builds and runs a local control plane.
+CLUSTER ?= local
 
 .PHONY: venv test unit lint format cluster-bins prometheus cluster-up cluster-down demo bench clean
 
@@ -26,12 +28,12 @@ define run_pytest
 endef
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator tests
-	$(BIN)/ruff format --check operator tests
+	$(BIN)/ruff check operator tests bench
+	$(BIN)/ruff format --check operator tests bench
 
 format: $(STAMP)
-	$(BIN)/ruff format operator tests
-	$(BIN)/ruff check --fix operator tests
+	$(BIN)/ruff format operator tests bench
+	$(BIN)/ruff check --fix operator tests bench
 
 unit: $(STAMP)
 	$(call run_pytest,tests/unit)
@@ -47,6 +49,13 @@ cluster-up: $(STAMP) cluster-bins prometheus
 
 cluster-down: $(STAMP)
 	$(BIN)/hotfix-operator testbed down --dir .cluster
+
+demo: $(STAMP) prometheus $(if $(filter local,$(CLUSTER)),cluster-bins)
+	$(BIN)/python -m hotfix_operator.testbed.demo --dir .cluster --cluster $(CLUSTER)
+
+bench: $(STAMP) cluster-bins prometheus
+	$(BIN)/python bench/bench_analysis.py
+	$(BIN)/python bench/bench_operator.py
 
 test: $(STAMP) cluster-bins prometheus lint
 	$(call run_pytest,tests)

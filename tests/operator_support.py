@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import copy
-import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from kubernetes import client
 
 from hotfix_operator.models import GROUP, PLURAL, VERSION
-from hotfix_operator.testbed.processes import free_port, stop_pids, wait_until
+from hotfix_operator.testbed.processes import wait_until
 from hotfix_operator.testbed.simulator import BEHAVIOUR_BY_IMAGE
 
 GOOD_IMAGE = "registry.example/app:1.0"
@@ -31,68 +24,6 @@ FAST_ANALYSIS = {
     "latencyP95": {"maxMs": 1200, "window": "2s", "consecutiveWindows": 3},
     "crashFreeSessions": {"min": 0.98, "over": "10s", "minSessions": 10},
 }
-
-
-class OperatorProcess:
-    """``hotfix-operator run`` in a subprocess, with its log kept for failing tests."""
-
-    def __init__(self, kubeconfig: str, prometheus_url: str, log_path: Path) -> None:
-        self.kubeconfig = kubeconfig
-        self.prometheus_url = prometheus_url
-        self.log_path = log_path
-        self.metrics_port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self.metrics_port}/metrics"
-
-    def start(self) -> float:
-        """Start and wait until it serves /metrics (its start-up handler ran); returns the seconds it took."""
-        started = time.monotonic()
-        env = dict(os.environ)
-        env.update(
-            KUBECONFIG=self.kubeconfig,
-            HOTFIX_PROMETHEUS_URL=self.prometheus_url,
-            HOTFIX_MIN_RATE_WINDOW="3s",
-            HOTFIX_METRICS_PORT=str(self.metrics_port),
-            HOTFIX_METRICS_ADDRESS="127.0.0.1",
-        )
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hotfix_operator.cli", "run"],
-            stdout=self.log_path.open("ab"),
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-        )
-
-        def serving() -> bool:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the operator exited; log:\n{self.log_path.read_text()[-4000:]}")
-            try:
-                with urllib.request.urlopen(self.metrics_url, timeout=1):
-                    return True
-            except OSError:
-                return False
-
-        wait_until(serving, timeout=60, what="the operator to start")
-        return time.monotonic() - started
-
-    def kill(self) -> None:
-        """SIGKILL: no clean shutdown, exactly what a crashed pod looks like."""
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            stop_pids([self.process.pid])
-
-    def metrics(self) -> str:
-        with urllib.request.urlopen(self.metrics_url, timeout=2) as response:
-            return response.read().decode()
 
 
 def deployment_manifest(name: str, image: str = GOOD_IMAGE, replicas: int = 2, **template_spec: Any) -> dict[str, Any]:

@@ -374,7 +374,8 @@ class HotfixController:
             step.status.breach_since_checkpoint = True
         self._condition(step, "Healthy", *_health_condition(report))
         decision = await self._decide(step, report.result)
-        delay = await self._act_on(step, decision, report_at=report.at)
+        evidence = report.summary() if report.result is not AnalysisState.HEALTHY else None
+        delay = await self._act_on(step, decision, report_at=report.at, evidence=evidence)
         # The stability window is judged only while plainly monitoring, on an analysis that saw data:
         # a forward-fix hold restarts it, and "pending" or "inconclusive" prove nothing either way.
         conclusive = report.result in (AnalysisState.HEALTHY, AnalysisState.BREACHED)
@@ -420,7 +421,9 @@ class HotfixController:
                 return False
         return True
 
-    def _record_decision(self, step: Step, decision: Decision, pending: bool, dry_run: bool) -> None:
+    def _record_decision(
+        self, step: Step, decision: Decision, pending: bool, dry_run: bool, evidence: str | None = None
+    ) -> None:
         previous = step.status.decision
         changed = previous is None or (previous.rule, previous.action) != (decision.rule.value, decision.action.value)
         step.status.decision = DecisionRecord(
@@ -437,17 +440,21 @@ class HotfixController:
         self.metrics.decisions.labels(rule=decision.rule.value, action=decision.action.value).inc()
         quiet = decision.action is Action.CONTINUE
         suffix = " (dry run: recorded only)" if dry_run else " (waiting for a person to confirm)" if pending else ""
-        self._note(step, "Decision", f"{decision.action.value}: {decision.reason}{suffix}", rule=decision.rule.value,
-                   warning=not quiet, notify=not quiet)  # fmt: skip
+        # The measured values that triggered it: the postmortem's "alert triggers".
+        seen = f" [{evidence}]" if evidence else ""
+        self._note(step, "Decision", f"{decision.action.value}: {decision.reason}{suffix}{seen}",
+                   rule=decision.rule.value, warning=not quiet, notify=not quiet)  # fmt: skip
 
-    async def _act_on(self, step: Step, decision: Decision, report_at: float | None) -> float | None:
+    async def _act_on(
+        self, step: Step, decision: Decision, report_at: float | None, evidence: str | None = None
+    ) -> float | None:
         current = step.status.phase or Phase.MONITORING
         mode = step.spec.rollback.mode
         if decision.rule is Rule.MANUAL_REQUEST and mode is RollbackMode.MANUAL:
             # A person's explicit request is the confirmation manual mode waits for.
             mode = RollbackMode.AUTO
         outcome = outcome_of(decision, mode, current)
-        self._record_decision(step, decision, outcome.pending_confirmation, outcome.dry_run)
+        self._record_decision(step, decision, outcome.pending_confirmation, outcome.dry_run, evidence)
         if outcome.phase is Phase.ESCALATED:
             self._escalate(step, _camel(decision.rule.value), decision.reason)
             return None
@@ -531,6 +538,7 @@ class HotfixController:
                 continue
             # Write the intent first: a restart between here and the patch finds it and re-checks, and the
             # undo itself is skipped when the Deployment already runs the recorded template.
+            resumed = recorded.undo_requested_at is not None
             recorded.undo_requested_at = recorded.undo_requested_at or step.now
             await self._save(step)
             try:
@@ -548,9 +556,15 @@ class HotfixController:
                     self.metrics.breach_to_action.observe(
                         max(time.time() - step.status.first_breach_at.timestamp(), 0.0)
                     )
+            if not result.skipped:
+                outcome = ""
+            elif resumed:
+                outcome = " (applied before the operator restarted)"
+            else:
+                outcome = " (skipped: it already runs that revision)"
             self._note(step, "RollbackPatched",
                        f"{recorded.deployment}: undo to revision {recorded.baseline_revision} "
-                       f"({recorded.baseline_replica_set}){' skipped: already running it' if result.skipped else ''}",
+                       f"({recorded.baseline_replica_set}){outcome}",
                        rule=step.status.decision.rule if step.status.decision else None)  # fmt: skip
         waiting = []
         for recorded in step.status.targets:

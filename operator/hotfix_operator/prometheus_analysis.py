@@ -69,7 +69,14 @@ def connect(settings: PrometheusSettings) -> PrometheusConnect:
     # One quick retry for a blip; the analysis runs again next interval anyway, so no long backoff here.
     retry = Retry(total=1, backoff_factor=0.2, status_forcelist=[502, 503, 504], allowed_methods=None)
     return PrometheusConnect(
-        url=settings.url, headers=headers, auth=auth, session=session, timeout=settings.timeout_seconds, retry=retry
+        url=settings.url,
+        headers=headers,
+        auth=auth,
+        session=session,
+        timeout=settings.timeout_seconds,
+        retry=retry,
+        # POST: a batched selector naming a thousand Deployments is too long for a URL.
+        method="POST",
     )
 
 

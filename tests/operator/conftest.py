@@ -5,8 +5,9 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
+from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.stack import TestBed, TestBedState
-from operator_support import Cluster, OperatorProcess
+from operator_support import Cluster
 
 
 @pytest.fixture(scope="module")

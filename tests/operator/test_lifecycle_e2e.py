@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from kubernetes import client
 
+from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.prometheus import LocalPrometheus
 from hotfix_operator.testbed.stack import TestBed, TestBedState
 from operator_support import (
@@ -19,7 +20,6 @@ from operator_support import (
     FIXED_IMAGE,
     GOOD_IMAGE,
     Cluster,
-    OperatorProcess,
     eventually,
     hotfix_manifest,
 )

@@ -41,8 +41,10 @@ class TestBedState:
 class TestBed:
     __test__ = False
 
-    def __init__(self, work_dir: Path, nodes: int = 3) -> None:
+    def __init__(self, work_dir: Path, nodes: int = 3, external_kubeconfig: str | None = None) -> None:
         self.work_dir = work_dir.resolve()
+        # With an external cluster (kind, for users with Docker) only the simulator and Prometheus run here.
+        self.external_kubeconfig = external_kubeconfig
         self.cluster = LocalCluster(self.work_dir / "cluster", nodes=nodes)
         self.prometheus: LocalPrometheus | None = None
         self.simulator_pid: int | None = None
@@ -57,8 +59,8 @@ class TestBed:
         started = time.monotonic()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         try:
-            cluster_state = self.cluster.start()
-            simulator_url = self._start_simulator(cluster_state.kubeconfig)
+            kubeconfig = self.external_kubeconfig or self.cluster.start().kubeconfig
+            simulator_url = self._start_simulator(kubeconfig)
             self.prometheus = LocalPrometheus(self.work_dir / "prometheus", [simulator_url.removeprefix("http://")])
             prometheus_url = self.prometheus.start()
         except BaseException:
@@ -67,7 +69,7 @@ class TestBed:
         assert self.prometheus.pid is not None and self.simulator_pid is not None
         self.state = TestBedState(
             work_dir=str(self.work_dir),
-            kubeconfig=cluster_state.kubeconfig,
+            kubeconfig=kubeconfig,
             prometheus_url=prometheus_url,
             simulator_url=simulator_url,
             prometheus_pid=self.prometheus.pid,
@@ -113,8 +115,14 @@ class TestBed:
     def stop_saved(cls, work_dir: Path) -> None:
         """Stop a test bed that another process started (``testbed down``)."""
         bed = cls(work_dir)
+        # The demo's operator runs beside the test bed; stop it first so it does not log a vanished cluster.
+        operator_pid = bed.work_dir / "operator.pid"
+        if operator_pid.exists():
+            stop_pids([int(operator_pid.read_text())])
+            operator_pid.unlink()
         state_file = bed.work_dir / "testbed.json"
         if state_file.exists():
             state = TestBedState.load(bed.work_dir)
             stop_pids([state.prometheus_pid, state.simulator_pid])
+            state_file.unlink()
         bed.cluster.stop()

@@ -1,0 +1,159 @@
+"""The operator's numbers on the local control plane and a real Prometheus:
+
+- breach to undo patch: from the first second at which Prometheus' history shows the breach (found by
+  replaying the analysis over that history) to the RollbackPatched entry, over several bad hotfixes;
+- operator restart to first reconcile: process start to the first status write on a waiting Hotfix;
+- resident memory and CPU of one operator driving many Hotfixes at once.
+
+    python bench/bench_operator.py        (make bench)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from hotfix_operator.analysis_queries import AnalysisRequest, MetricNames
+from hotfix_operator.decision import AnalysisState
+from hotfix_operator.durations import parse_duration
+from hotfix_operator.models import Analysis
+from hotfix_operator.prometheus_analysis import PrometheusAnalyzer, PrometheusSettings, connect
+from hotfix_operator.testbed.operator_process import OperatorProcess
+from hotfix_operator.testbed.stack import TestBed
+from operator_support import BAD_IMAGE, FIXED_IMAGE, Cluster, deployment_manifest, hotfix_manifest
+from testbed_support import install_crd
+
+BREACH_RUNS = int(os.environ.get("BENCH_BREACH_RUNS", "5"))
+LOAD_HOTFIXES = int(os.environ.get("BENCH_LOAD_HOTFIXES", "100"))
+
+
+def _time(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def first_visible_breach(analyzer: PrometheusAnalyzer, namespace: str, hotfix: dict[str, Any], until: float) -> float:
+    """Replay the analysis second by second over Prometheus' history: when did the breach first show?"""
+    status = hotfix["status"]
+    request = AnalysisRequest(
+        key="replay",
+        targets=((namespace, hotfix["spec"]["targets"][0]["deployment"]),),
+        analysis=Analysis.model_validate(hotfix["spec"]["analysis"]),
+        active_since=_time(status["rolloutCompletedAt"]),
+    )
+    moment = float(int(request.active_since))
+    while moment <= until:
+        if analyzer.analyze([request], now=moment)["replay"].result is AnalysisState.BREACHED:
+            return moment
+        moment += 1.0
+    raise RuntimeError("the breach never showed in the replay")
+
+
+def breach_to_undo(bed: TestBed, api_client: client.ApiClient, analyzer: PrometheusAnalyzer) -> list[float]:
+    latencies = []
+    for run in range(BREACH_RUNS):
+        namespace = f"bench-breach-{run}"
+        client.CoreV1Api(api_client).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+        cluster = Cluster(api_client, namespace)
+        cluster.create_deployment("api")
+        cluster.apply_hotfix(hotfix_manifest("api-fix", ["api"], BAD_IMAGE))
+        cluster.wait_phase("api-fix", "RolledBack", "Escalated", timeout=120)
+        hotfix = cluster.hotfix("api-fix")
+        patched = next(e for e in hotfix["status"]["timeline"] if e["type"] == "RollbackPatched")
+        undo_at = _time(patched["at"])
+        visible = first_visible_breach(analyzer, namespace, hotfix, undo_at)
+        latencies.append(undo_at - visible)
+    return latencies
+
+
+def restart_to_first_reconcile(bed: TestBed, api_client: client.ApiClient, operator: OperatorProcess) -> float:
+    operator.stop()
+    namespace = "bench-restart"
+    client.CoreV1Api(api_client).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    cluster = Cluster(api_client, namespace)
+    cluster.create_deployment("api")
+    cluster.apply_hotfix(hotfix_manifest("api-fix", ["api"], FIXED_IMAGE, approval={"required": True}))
+    started = time.monotonic()
+    operator.start()
+    cluster.wait_phase("api-fix", "AwaitingApproval", timeout=60)
+    return time.monotonic() - started
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load(bed: TestBed, api_client: client.ApiClient, operator: OperatorProcess) -> tuple[float, float, float]:
+    namespace = "bench-load"
+    client.CoreV1Api(api_client).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    cluster = Cluster(api_client, namespace)
+    apps = client.AppsV1Api(api_client)
+    for index in range(LOAD_HOTFIXES):
+        apps.create_namespaced_deployment(namespace, deployment_manifest(f"svc-{index}", replicas=1))
+    for index in range(LOAD_HOTFIXES):
+        body = hotfix_manifest(f"fix-{index}", [f"svc-{index}"], FIXED_IMAGE, stability={"checkpoints": ["1h"]})
+        body["spec"]["analysis"]["interval"] = "5s"
+        cluster.apply_hotfix(body)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        items = client.CustomObjectsApi(api_client).list_namespaced_custom_object(
+            "hotfix.dev", "v1alpha1", namespace, "hotfixes"
+        )["items"]
+        if sum((item.get("status") or {}).get("phase") == "Monitoring" for item in items) == LOAD_HOTFIXES:
+            break
+        time.sleep(2)
+    assert operator.process is not None
+    pid = operator.process.pid
+    cpu_before, wall_before = _cpu_seconds(pid), time.monotonic()
+    time.sleep(30)
+    cpu_share = (_cpu_seconds(pid) - cpu_before) / (time.monotonic() - wall_before)
+    return _rss_mib(pid), cpu_share, time.monotonic() - wall_before
+
+
+def main() -> None:
+    bed = TestBed(Path(tempfile.mkdtemp(prefix="hotfix-bench-")))
+    state = bed.start()
+    try:
+        api_client = config.new_client_from_config(state.kubeconfig)
+        install_crd(api_client)
+        operator = OperatorProcess(state.kubeconfig, state.prometheus_url, bed.work_dir / "operator.log")
+        operator.start()
+        names = MetricNames(min_rate_window=parse_duration(operator.min_rate_window))
+        analyzer = PrometheusAnalyzer(connect(PrometheusSettings(url=state.prometheus_url)), names)
+        latencies = breach_to_undo(bed, api_client, analyzer)
+        ordered = sorted(latencies)
+        p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+        print(f"breach visible -> undo patch, {len(latencies)} runs, analysis interval 1s:")
+        print(f"  each: {', '.join(f'{value:.2f}s' for value in latencies)}")
+        print(f"  median {statistics.median(latencies):.2f}s, p95 {p95:.2f}s (target: interval + 1s = 2s)")
+        print(f"operator restart -> first reconcile: {restart_to_first_reconcile(bed, api_client, operator):.2f}s")
+        rss, cpu, seconds = load(bed, api_client, operator)
+        print(
+            f"{LOAD_HOTFIXES} Hotfixes monitoring at once: RSS {rss:.0f} MiB, CPU {cpu:.2f} cores over {seconds:.0f}s"
+        )
+        print(json.dumps({"breach_to_undo_seconds": latencies, "rss_mib": rss, "cpu_cores": cpu}))
+        operator.stop()
+    finally:
+        bed.stop()
+
+
+if __name__ == "__main__":
+    main()
