@@ -260,7 +260,8 @@ def increase_within(points: list[Point] | None, since: float) -> float | None:
         return None
     values = [v for t, v in points if t >= since - 1e-3 and not math.isnan(v)]
     if len(values) < 2:
-        return math.nan
+        # A window shorter than one step (just after a rollout) has counted nothing yet: pending, not missing.
+        return 0.0
     return sum(max(later - earlier, 0.0) for earlier, later in itertools.pairwise(values))
 
 

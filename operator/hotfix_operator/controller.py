@@ -607,11 +607,13 @@ class HotfixController:
                 self.deployments.deployed_revision, step.namespace, recorded.deployment
             )
         self._set_phase(step, Phase.ROLLED_BACK)
-        self._condition(step, "Healthy", "True", "Recovered", report.summary())
+        self._condition(step, "Healthy", "True", "Recovered", f"no breach since the undo: {report.summary()}")
         self._condition(
             step, "Succeeded", "False", "RolledBack", step.status.decision.reason if step.status.decision else ""
         )
-        self._note(step, "RolledBack", f"rolled back and recovered: {report.summary()}", notify=True)
+        verified = _duration_text(step.spec.rollback.verify_for)
+        self._note(step, "RolledBack", f"rolled back; no threshold breached in the {verified} after the undo",
+                   notify=True)  # fmt: skip
         return 0.0
 
     async def _rolled_back(self, step: Step) -> float | None:

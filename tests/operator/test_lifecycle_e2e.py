@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -12,6 +13,7 @@ from typing import Any, ClassVar
 
 from kubernetes import client
 
+from hotfix_operator import kubectl_plugin
 from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.prometheus import LocalPrometheus
 from hotfix_operator.testbed.stack import TestBed, TestBedState
@@ -25,7 +27,15 @@ from operator_support import (
 )
 
 
-def test_bad_hotfix_is_rolled_back_automatically(running_operator: OperatorProcess, cluster: Cluster) -> None:
+def plugin(state: TestBedState, namespace: str, *args: str) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = kubectl_plugin.main(["--kubeconfig", state.kubeconfig, "-n", namespace, *args], stdout=out, stderr=err)
+    return code, out.getvalue() + err.getvalue()
+
+
+def test_bad_hotfix_is_rolled_back_automatically(
+    running_operator: OperatorProcess, cluster: Cluster, testbed_state: TestBedState
+) -> None:
     cluster.create_deployment("auth-api")
     cluster.apply_hotfix(hotfix_manifest("auth-fix", ["auth-api"], BAD_IMAGE))
     status = cluster.wait_phase("auth-fix", "RolledBack", "Escalated", "Failed")
@@ -43,6 +53,16 @@ def test_bad_hotfix_is_rolled_back_automatically(running_operator: OperatorProce
     conditions = {c["type"]: c for c in status["conditions"]}
     assert conditions["Succeeded"]["reason"] == "RolledBack"
     assert conditions["Healthy"]["status"] == "True"
+    # The kubectl plugin and the postmortem, on this real Hotfix.
+    code, table = plugin(testbed_state, cluster.namespace, "status")
+    assert code == 0 and "auth-fix" in table and "RolledBack" in table and "root-cause-unknown" in table
+    code, report = plugin(testbed_state, cluster.namespace, "report", "auth-fix")
+    assert code == 0
+    assert "**Outcome:** RolledBack" in report
+    assert "error rate above 1.00%" in report  # the alert trigger, with its values
+    assert "RollbackPatched: auth-api: undo to revision 1" in report
+    code, message = plugin(testbed_state, cluster.namespace, "report", "no-such-hotfix")
+    assert code == 1 and "not found" in message
 
 
 def test_good_hotfix_becomes_stable_without_touching_the_deployment_again(
@@ -168,7 +188,9 @@ def test_rollback_that_cannot_complete_escalates_after_one_undo(
     assert cluster.deployment("stuck").metadata.generation == 3
 
 
-def test_manual_mode_waits_for_a_person(running_operator: OperatorProcess, cluster: Cluster) -> None:
+def test_manual_mode_waits_for_a_person(
+    running_operator: OperatorProcess, cluster: Cluster, testbed_state: TestBedState
+) -> None:
     cluster.create_deployment("orders")
     cluster.apply_hotfix(hotfix_manifest("orders-fix", ["orders"], BAD_IMAGE, rollback={"mode": "manual"}))
 
@@ -180,7 +202,7 @@ def test_manual_mode_waits_for_a_person(running_operator: OperatorProcess, clust
     status = cluster.status("orders-fix")
     assert status["phase"] == "Monitoring"
     assert cluster.image("orders") == BAD_IMAGE
-    cluster.annotate_hotfix("orders-fix", "hotfix.dev/rollback", "alice")
+    assert plugin(testbed_state, cluster.namespace, "rollback", "orders-fix", "--by", "alice")[0] == 0
     status = cluster.wait_phase("orders-fix", "RolledBack", "Escalated")
     assert status["phase"] == "RolledBack", status
     assert status["decision"]["rule"] == "manual-request"
@@ -205,13 +227,13 @@ def test_dry_run_records_and_changes_nothing(running_operator: OperatorProcess, 
     assert cluster.image("inventory") == BAD_IMAGE
 
 
-def test_approval_gate(running_operator: OperatorProcess, cluster: Cluster) -> None:
+def test_approval_gate(running_operator: OperatorProcess, cluster: Cluster, testbed_state: TestBedState) -> None:
     cluster.create_deployment("billing")
     cluster.apply_hotfix(hotfix_manifest("billing-fix", ["billing"], FIXED_IMAGE, approval={"required": True}))
     cluster.wait_phase("billing-fix", "AwaitingApproval")
     time.sleep(2)
     assert cluster.image("billing") == GOOD_IMAGE
-    cluster.annotate_hotfix("billing-fix", "hotfix.dev/approved-by", "bob")
+    assert plugin(testbed_state, cluster.namespace, "approve", "billing-fix", "--by", "bob")[0] == 0
     cluster.wait_phase("billing-fix", "Monitoring", "Stable")
     assert cluster.image("billing") == FIXED_IMAGE
     conditions = {c["type"]: c for c in cluster.status("billing-fix")["conditions"]}
@@ -309,3 +331,24 @@ def test_notifications_reach_slack_and_webhook_without_leaking_urls(
     assert {"Decision", "RolledBack"} <= {message["event"] for message in hook}
     assert all(message["incident"] == "INC-mail-fix" for message in hook)
     assert "secret-token-xyz" not in (testbed.work_dir / "operator.log").read_text()
+
+
+def test_abort_hands_off_to_people(
+    running_operator: OperatorProcess, cluster: Cluster, testbed_state: TestBedState
+) -> None:
+    cluster.create_deployment("reco")
+    cluster.apply_hotfix(hotfix_manifest("reco-fix", ["reco"], FIXED_IMAGE, stability={"checkpoints": ["10m"]}))
+    cluster.wait_phase("reco-fix", "Monitoring")
+    assert plugin(testbed_state, cluster.namespace, "abort", "reco-fix", "--by", "carol")[0] == 0
+    status = cluster.wait_phase("reco-fix", "Escalated")
+    assert {c["type"]: c for c in status["conditions"]}["Succeeded"]["reason"] == "Aborted"
+    assert "carol" in status["timeline"][-1]["message"]
+
+
+def test_operator_metrics_count_decisions_and_rollbacks(running_operator: OperatorProcess) -> None:
+    # Runs last in this module: the module's operator has rolled back several Hotfixes by now.
+    metrics = running_operator.metrics()
+    assert 'hotfix_operator_decisions_total{action="rollback",rule="root-cause-unknown"}' in metrics
+    assert "hotfix_operator_rollbacks_total" in metrics
+    assert 'hotfix_operator_hotfixes{phase="RolledBack"}' in metrics
+    assert "hotfix_operator_analysis_query_seconds_count" in metrics

@@ -1,0 +1,22 @@
+"""`make demo`'s scenario, unattended: the bad hotfix is rolled back, the good one becomes Stable."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from hotfix_operator.testbed.demo import Demo
+from hotfix_operator.testbed.stack import TestBed
+
+
+def test_demo_scenario(tmp_path: Path) -> None:
+    out = io.StringIO()
+    try:
+        phases = Demo(tmp_path / "demo", out=out).run(timeout=240)
+    finally:
+        TestBed.stop_saved(tmp_path / "demo")
+    text = out.getvalue()
+    assert phases == {"search-fix": "Stable", "auth-fix": "RolledBack"}, text
+    assert "root-cause-unknown" in text
+    assert "# Postmortem draft: INC-2026-0102 hotfix demo/auth-fix" in text
+    assert "export KUBECONFIG=" in text
