@@ -15,6 +15,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache_root=${HOTFIX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hotfix-operator}
 bin_dir="$cache_root/cluster/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION/bin"
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
+# Go's default install location, for shells (such as CI's) whose PATH does not name it.
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then PATH="/usr/local/go/bin:$PATH"; fi
+command -v go >/dev/null 2>&1 || { echo "[build-cluster] Go is needed to build the local control plane" >&2; exit 1; }
 
 say() { echo "[build-cluster] $*" >&2; }
 

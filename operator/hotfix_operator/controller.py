@@ -24,6 +24,7 @@ from hotfix_operator.deployment_rollouts import (
     ConcurrentModification,
     DeploymentError,
     RolloutFailed,
+    RolloutInProgress,
 )
 from hotfix_operator.durations import format_duration
 from hotfix_operator.kube_deployments import DeploymentClient
@@ -229,6 +230,10 @@ class HotfixController:
         for target in step.spec.targets:
             try:
                 recorded = await self._io(self.deployments.record_revision, step.namespace, target.deployment)
+            except RolloutInProgress as error:
+                # A Deployment created a moment ago has no ReplicaSet yet: wait for it, do not fail.
+                self._condition(step, "RolledOut", "Unknown", "WaitingForDeployment", str(error))
+                return POLL_SECONDS
             except DeploymentError as error:
                 self._fail(step, "TargetNotActionable", f"target {target.deployment}: {error}")
                 return None
@@ -354,13 +359,23 @@ class HotfixController:
         }
         return report
 
-    def _images_pending(self, step: Step) -> bool:
-        """A spec update whose images are not what rolled out: a forward fix to roll out."""
-        return step.status.observed_generation is not None and step.status.observed_generation != step.generation
+    async def _images_changed(self, step: Step) -> bool:
+        """A spec update whose images the Deployments do not run yet: a forward fix to roll out.
+
+        Only a spec change (a new generation) can bring one, so the Deployments are read only then.
+        """
+        if step.status.observed_generation in (None, step.generation):
+            return False
+        for target in step.spec.targets:
+            if target.images and not await self._io(
+                self.deployments.runs_images, step.namespace, target.deployment, target.images
+            ):
+                return True
+        return False
 
     async def _monitoring(self, step: Step) -> float | None:
-        if self._images_pending(step) and any(target.images for target in step.spec.targets):
-            self._note(step, "ForwardFixRollout", "the spec changed: rolling out the updated images")
+        if await self._images_changed(step):
+            self._note(step, "ForwardFixRollout", "the spec has new images: rolling them out")
             self._set_phase(step, Phase.ROLLING_OUT)
             return 0.0
         requested = self._rollback_request(step)

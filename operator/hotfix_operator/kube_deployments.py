@@ -116,6 +116,10 @@ class DeploymentClient:
             return False
         return True
 
+    def runs_images(self, namespace: str, name: str, images: dict[str, str]) -> bool:
+        """Whether the Deployment's template already carries these images."""
+        return images_applied(self.get(namespace, name), images)
+
     def deployed_revision(self, namespace: str, name: str) -> int:
         """The revision the deployment controller has stamped on the Deployment (0 before the first)."""
         return revision_of(self.get(namespace, name)) or 0

@@ -72,7 +72,10 @@ def test_good_hotfix_becomes_stable_without_touching_the_deployment_again(
     cluster.apply_hotfix(hotfix_manifest("search-fix", ["search"], FIXED_IMAGE))
     cluster.wait_phase("search-fix", "Monitoring")
     generation = cluster.deployment("search").metadata.generation
+    # Tuning a threshold mid-flight is a spec change, but not a forward fix: nothing rolls out again.
+    cluster.patch_hotfix("search-fix", {"spec": {"analysis": {"errorRate": {"max": 0.02}}}})
     status = cluster.wait_phase("search-fix", "Stable", "Escalated", "RolledBack", "Failed")
+    assert "ForwardFixRollout" not in cluster.timeline_types("search-fix")
     assert status["phase"] == "Stable", status
     assert [checkpoint["after"] for checkpoint in status["checkpoints"]] == ["6s", "9s", "12s"]
     assert all(checkpoint["result"] == "passed" for checkpoint in status["checkpoints"])
@@ -352,3 +355,16 @@ def test_operator_metrics_count_decisions_and_rollbacks(running_operator: Operat
     assert "hotfix_operator_rollbacks_total" in metrics
     assert 'hotfix_operator_hotfixes{phase="RolledBack"}' in metrics
     assert "hotfix_operator_analysis_query_seconds_count" in metrics
+
+
+def test_hotfix_applied_with_its_deployment_waits_for_the_first_replicaset(
+    running_operator: OperatorProcess, cluster: Cluster
+) -> None:
+    """A pipeline applies both at once: the Deployment has no ReplicaSet yet, which is not an error."""
+    from operator_support import deployment_manifest
+
+    cluster.apps.create_namespaced_deployment(cluster.namespace, deployment_manifest("fresh"))
+    cluster.apply_hotfix(hotfix_manifest("fresh-fix", ["fresh"], FIXED_IMAGE, stability={"checkpoints": ["10m"]}))
+    status = cluster.wait_phase("fresh-fix", "Monitoring", "Failed")
+    assert status["phase"] == "Monitoring", status
+    assert status["targets"][0]["baselineRevision"] == 1
