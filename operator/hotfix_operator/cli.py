@@ -155,6 +155,16 @@ def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: Te
     return EXIT_OK
 
 
+def _cmd_report(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    from hotfix_operator import kubectl_plugin
+
+    argv = [
+        *(["--kubeconfig", args.kubeconfig] if args.kubeconfig else []),
+        *(["-n", args.namespace] if args.namespace else []),
+    ]
+    return kubectl_plugin.main([*argv, "report", args.name], stdout=stdout, stderr=stderr)
+
+
 def _cmd_testbed(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
     # Imported here: the test bed is development tooling, not needed to run the operator.
     from hotfix_operator.testbed.stack import TestBed
@@ -210,6 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     analyze_parser.add_argument("--min-rate-window", default="1m", help="shortest rate() window (default 1m)")
     analyze_parser.add_argument("-o", "--output", choices=["text", "json"], default="text")
     analyze_parser.set_defaults(handler=_cmd_analyze)
+    report_parser = commands.add_parser("report", help="print a Markdown postmortem draft of a Hotfix")
+    report_parser.add_argument("name")
+    report_parser.add_argument("-n", "--namespace")
+    report_parser.add_argument("--kubeconfig")
+    report_parser.set_defaults(handler=_cmd_report)
     testbed_parser = commands.add_parser(
         "testbed", help="start or stop a local control plane, workload simulator and Prometheus (development)"
     )

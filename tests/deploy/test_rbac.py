@@ -25,7 +25,9 @@ def kubectl(state: TestBedState, *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def service_account_kubeconfig(testbed: TestBed, testbed_state: TestBedState, hotfix_crd: None) -> str:
-    kubectl(testbed_state, "apply", "-f", str(REPO / "crds"))
+    # The README's install steps: CRDs first (they must be established before objects of their kinds).
+    kubectl(testbed_state, "apply", "-f", str(REPO / "crds"), "-f", str(REPO / "deploy" / "peering.yaml"))
+    kubectl(testbed_state, "wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev")
     kubectl(testbed_state, "apply", "-k", str(REPO / "deploy"))
     token = kubectl(testbed_state, "-n", "hotfix-system", "create", "token", "hotfix-operator", "--duration=1h").strip()
     path = testbed.work_dir / "operator-sa.kubeconfig"
@@ -39,7 +41,11 @@ def service_account_kubeconfig(testbed: TestBed, testbed_state: TestBedState, ho
 def operator_as_service_account(
     testbed: TestBed, testbed_state: TestBedState, service_account_kubeconfig: str
 ) -> Iterator[OperatorProcess]:
-    process = OperatorProcess(service_account_kubeconfig, testbed_state.prometheus_url, testbed.work_dir / "rbac.log")
+    # As deployed: with peering, which needs its own permissions.
+    process = OperatorProcess(
+        service_account_kubeconfig, testbed_state.prometheus_url, testbed.work_dir / "rbac.log",
+        extra_args=("--peering", "hotfix-operator"),
+    )  # fmt: skip
     process.start()
     yield process
     process.stop()

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from kubernetes import client
 
-from hotfix_operator import kubectl_plugin
+from hotfix_operator import cli, kubectl_plugin
 from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.prometheus import LocalPrometheus
 from hotfix_operator.testbed.stack import TestBed, TestBedState
@@ -63,6 +63,12 @@ def test_bad_hotfix_is_rolled_back_automatically(
     assert "RollbackPatched: auth-api: undo to revision 1" in report
     code, message = plugin(testbed_state, cluster.namespace, "report", "no-such-hotfix")
     assert code == 1 and "not found" in message
+    out = io.StringIO()
+    assert (
+        cli.main(["report", "--kubeconfig", testbed_state.kubeconfig, "-n", cluster.namespace, "auth-fix"], stdout=out)
+        == 0
+    )
+    assert out.getvalue() == report
 
 
 def test_good_hotfix_becomes_stable_without_touching_the_deployment_again(

@@ -16,8 +16,16 @@ from hotfix_operator.testbed.processes import free_port, stop_pids, wait_until
 class OperatorProcess:
     """``hotfix-operator run`` in a subprocess, with its log kept for failing tests."""
 
-    def __init__(self, kubeconfig: str, prometheus_url: str, log_path: Path, min_rate_window: str = "3s") -> None:
+    def __init__(
+        self,
+        kubeconfig: str,
+        prometheus_url: str,
+        log_path: Path,
+        min_rate_window: str = "3s",
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self.kubeconfig = kubeconfig
+        self.extra_args = extra_args
         self.prometheus_url = prometheus_url
         self.min_rate_window = min_rate_window
         self.log_path = log_path
@@ -40,7 +48,7 @@ class OperatorProcess:
             HOTFIX_METRICS_ADDRESS="127.0.0.1",
         )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hotfix_operator.cli", "run"],
+            [sys.executable, "-m", "hotfix_operator.cli", "run", *self.extra_args],
             stdout=self.log_path.open("ab"),
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
