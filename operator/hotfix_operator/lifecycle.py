@@ -103,12 +103,6 @@ def due_checkpoint(spec: HotfixSpec, status: HotfixStatus, now: datetime) -> tim
     return None
 
 
-def next_checkpoint_in(spec: HotfixSpec, status: HotfixStatus, now: datetime) -> timedelta | None:
-    if status.rollout_completed_at is None or len(status.checkpoints) >= len(spec.stability.checkpoints):
-        return None
-    return status.rollout_completed_at + spec.stability.checkpoints[len(status.checkpoints)] - now
-
-
 @dataclass(frozen=True)
 class CheckpointVerdict:
     passed: bool
