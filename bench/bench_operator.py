@@ -3,7 +3,8 @@
 - breach to undo patch: from the first second at which Prometheus' history shows the breach (found by
   replaying the analysis over that history) to the RollbackPatched entry, over several bad hotfixes;
 - operator restart to first reconcile: process start to the first status write on a waiting Hotfix;
-- resident memory and CPU of one operator driving many Hotfixes at once.
+- resident memory and CPU of one operator driving many Hotfixes at once
+  (BENCH_LOAD_HOTFIXES, default 100; BENCH_LOAD_INTERVAL, default 30s; BENCH_BREACH_RUNS, default 5).
 
     python bench/bench_operator.py        (make bench)
 """
@@ -36,6 +37,7 @@ from testbed_support import install_crd
 
 BREACH_RUNS = int(os.environ.get("BENCH_BREACH_RUNS", "5"))
 LOAD_HOTFIXES = int(os.environ.get("BENCH_LOAD_HOTFIXES", "100"))
+LOAD_INTERVAL = os.environ.get("BENCH_LOAD_INTERVAL", "30s")
 
 
 def _time(value: str) -> float:
@@ -110,20 +112,24 @@ def load(bed: TestBed, api_client: client.ApiClient, operator: OperatorProcess) 
         apps.create_namespaced_deployment(namespace, deployment_manifest(f"svc-{index}", replicas=1))
     for index in range(LOAD_HOTFIXES):
         body = hotfix_manifest(f"fix-{index}", [f"svc-{index}"], FIXED_IMAGE, stability={"checkpoints": ["1h"]})
-        body["spec"]["analysis"]["interval"] = "5s"
+        body["spec"]["analysis"]["interval"] = LOAD_INTERVAL
         cluster.apply_hotfix(body)
     deadline = time.monotonic() + 600
+    monitoring = 0
     while time.monotonic() < deadline:
         items = client.CustomObjectsApi(api_client).list_namespaced_custom_object(
             "hotfix.dev", "v1alpha1", namespace, "hotfixes"
         )["items"]
-        if sum((item.get("status") or {}).get("phase") == "Monitoring" for item in items) == LOAD_HOTFIXES:
+        monitoring = sum((item.get("status") or {}).get("phase") == "Monitoring" for item in items)
+        if monitoring == LOAD_HOTFIXES:
             break
         time.sleep(2)
+    print(f"  {monitoring} of {LOAD_HOTFIXES} Hotfixes reached Monitoring")
     assert operator.process is not None
     pid = operator.process.pid
     cpu_before, wall_before = _cpu_seconds(pid), time.monotonic()
-    time.sleep(30)
+    # Two analysis intervals at least, so every Hotfix is analysed in the window measured.
+    time.sleep(max(30.0, 2 * parse_duration(LOAD_INTERVAL).total_seconds()))
     cpu_share = (_cpu_seconds(pid) - cpu_before) / (time.monotonic() - wall_before)
     return _rss_mib(pid), cpu_share, time.monotonic() - wall_before
 
