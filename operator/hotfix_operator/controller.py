@@ -58,8 +58,11 @@ from hotfix_operator.status import (
 )
 from hotfix_operator.thresholds import ERROR_RATE, LATENCY_P95
 
-# How often to look again while waiting on something that is not Prometheus.
-POLL_SECONDS = 1.0
+# How often to look again while waiting on something that is not Prometheus: the analysis interval,
+# but at least every 5 s and at most every second, so that a thousand Hotfixes rolling out at once do
+# not poll the API server a thousand times a second.
+MIN_POLL_SECONDS = 1.0
+MAX_POLL_SECONDS = 5.0
 T = TypeVar("T")
 
 
@@ -225,7 +228,8 @@ class HotfixController:
 
     # -- phases ----------------------------------------------------------------------------
 
-    async def _pending(self, step: Step) -> float | None:
+    async def _record_targets(self, step: Step) -> float | None:
+        """Record each Deployment's current revision as its rollback target; a delay when not possible now."""
         targets = []
         for target in step.spec.targets:
             try:
@@ -233,7 +237,7 @@ class HotfixController:
             except RolloutInProgress as error:
                 # A Deployment created a moment ago has no ReplicaSet yet: wait for it, do not fail.
                 self._condition(step, "RolledOut", "Unknown", "WaitingForDeployment", str(error))
-                return POLL_SECONDS
+                return _poll(step)
             except DeploymentError as error:
                 self._fail(step, "TargetNotActionable", f"target {target.deployment}: {error}")
                 return None
@@ -245,10 +249,16 @@ class HotfixController:
                 )
             )
         step.status.targets = targets
+        return 0.0
+
+    async def _pending(self, step: Step) -> float | None:
+        not_now = await self._record_targets(step)
+        if not_now is None or not_now > 0:
+            return not_now
         step.status.baseline = await self._baseline(step)
         for condition in ("RolledOut", "Healthy", "Decided", "Succeeded"):
             self._condition(step, condition, "Unknown", "Pending")
-        recorded_text = ", ".join(f"{t.deployment}@{t.baseline_revision}" for t in targets)
+        recorded_text = ", ".join(f"{t.deployment}@{t.baseline_revision}" for t in step.status.targets)
         self._note(step, "BaselineRecorded", f"rollback targets recorded: {recorded_text}")
         if step.spec.approval.required:
             self._condition(step, "Approved", "False", "AwaitingApproval", f"annotate {APPROVED_BY}=<name> to approve")
@@ -282,9 +292,14 @@ class HotfixController:
     async def _awaiting_approval(self, step: Step) -> float | None:
         approver = step.annotations.get(APPROVED_BY)
         if not approver:
-            return POLL_SECONDS
+            return _poll(step)
+        # The Deployments may have moved on while waiting: the rollback target is what runs right now.
+        not_now = await self._record_targets(step)
+        if not_now is None or not_now > 0:
+            return not_now
         self._condition(step, "Approved", "True", "Approved", f"approved by {approver}")
-        self._note(step, "Approved", f"approved by {approver}")
+        recorded_text = ", ".join(f"{t.deployment}@{t.baseline_revision}" for t in step.status.targets)
+        self._note(step, "Approved", f"approved by {approver}; rollback targets: {recorded_text}")
         self._set_phase(step, Phase.ROLLING_OUT)
         return 0.0
 
@@ -306,7 +321,7 @@ class HotfixController:
                 rollout = await self._io(self.deployments.status, step.namespace, target.deployment)
             except ConcurrentModification as error:
                 step.logger.info("retrying: %s", error)
-                return POLL_SECONDS
+                return _poll(step)
             except RolloutFailed as error:
                 self._escalate(step, "RolloutFailed", str(error))
                 return None
@@ -317,7 +332,7 @@ class HotfixController:
                 waiting.append(rollout.message)
         if waiting:
             self._condition(step, "RolledOut", "False", "InProgress", "; ".join(waiting))
-            return POLL_SECONDS
+            return _poll(step)
         for recorded in step.status.targets:
             current = await self._io(self.deployments.record_revision, step.namespace, recorded.deployment)
             recorded.hotfix_revision, recorded.hotfix_replica_set = current.revision, current.replica_set
@@ -600,7 +615,7 @@ class HotfixController:
                     + "; ".join(waiting),
                 )
                 return None
-            return POLL_SECONDS
+            return _poll(step)
         step.status.rollback_completed_at = step.now
         self._note(step, "RollbackComplete",
                    f"Deployments back on their recorded revisions; verifying recovery for "
@@ -643,7 +658,11 @@ class HotfixController:
                     "something re-applied a template, the operator will not fight it",
                 )
                 return None
-        return max(step.spec.analysis.interval.total_seconds(), POLL_SECONDS)
+        return max(step.spec.analysis.interval.total_seconds(), MIN_POLL_SECONDS)
+
+
+def _poll(step: Step) -> float:
+    return min(max(step.spec.analysis.interval.total_seconds(), MIN_POLL_SECONDS), MAX_POLL_SECONDS)
 
 
 def _health_condition(report: AnalysisReport) -> tuple[str, str, str]:

@@ -242,11 +242,18 @@ def test_approval_gate(running_operator: OperatorProcess, cluster: Cluster, test
     cluster.wait_phase("billing-fix", "AwaitingApproval")
     time.sleep(2)
     assert cluster.image("billing") == GOOD_IMAGE
+    # Someone ships another release while the hotfix waits: that becomes the rollback target.
+    cluster.apps.patch_namespaced_deployment(
+        "billing", cluster.namespace, {"metadata": {"annotations": {"team": "billing"}},
+                                       "spec": {"template": {"metadata": {"labels": {"release": "r2"}}}}},
+    )  # fmt: skip
+    eventually(lambda: cluster.rolled_out("billing") and cluster.revision("billing") == 2, 60, "release r2")
     assert plugin(testbed_state, cluster.namespace, "approve", "billing-fix", "--by", "bob")[0] == 0
     cluster.wait_phase("billing-fix", "Monitoring", "Stable")
     assert cluster.image("billing") == FIXED_IMAGE
     conditions = {c["type"]: c for c in cluster.status("billing-fix")["conditions"]}
     assert conditions["Approved"]["message"] == "approved by bob"
+    assert cluster.status("billing-fix")["targets"][0]["baselineRevision"] == 2
 
 
 def test_unactionable_hotfix_fails_clearly_and_others_keep_working(
