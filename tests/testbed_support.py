@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -10,9 +11,22 @@ from pathlib import Path
 import yaml
 from kubernetes import client, utils
 
+from hotfix_operator.testbed.cluster import kubectl_binary
 from hotfix_operator.testbed.processes import wait_until
+from hotfix_operator.testbed.stack import TestBedState
 
-CRD_PATH = Path(__file__).resolve().parents[1] / "crds" / "hotfix.yaml"
+REPO = Path(__file__).resolve().parents[1]
+CRD_PATH = REPO / "crds" / "hotfix.yaml"
+
+
+def kubectl(state: TestBedState, *args: str) -> str:
+    """The real kubectl against the test bed; a failure raises with its stderr."""
+    completed = subprocess.run(
+        [kubectl_binary(), f"--kubeconfig={state.kubeconfig}", *args], capture_output=True, text=True, check=False
+    )
+    if completed.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed: {completed.stderr.strip()}")
+    return completed.stdout
 
 
 class PrometheusQuery:

@@ -208,6 +208,10 @@ def override_queries(request: AnalysisRequest, target: Target, now: float) -> di
 Matrix = list[dict[str, object]]
 
 
+def _points(series: dict[str, object]) -> list[Point]:
+    return [(float(t), float(v)) for t, v in series.get("values") or []]  # type: ignore[union-attr]
+
+
 def series_for(names: MetricNames, matrix: Matrix, target: Target) -> list[Point] | None:
     """The points of one target's series in a range-query answer; None when it has no series."""
     namespace, deployment = target
@@ -215,15 +219,13 @@ def series_for(names: MetricNames, matrix: Matrix, target: Target) -> list[Point
         labels = series.get("metric") or {}
         assert isinstance(labels, dict)
         if labels.get(names.namespace_label) == namespace and labels.get(names.deployment_label) == deployment:
-            return [(float(t), float(v)) for t, v in series.get("values") or []]  # type: ignore[union-attr]
+            return _points(series)
     return None
 
 
 def only_series(matrix: Matrix) -> list[Point] | None:
     """The points of a per-target (override) answer, which should hold one series."""
-    if not matrix:
-        return None
-    return [(float(t), float(v)) for t, v in matrix[0].get("values") or []]  # type: ignore[union-attr]
+    return _points(matrix[0]) if matrix else None
 
 
 def evaluate_error_rate_points(points: list[Point] | None, request: AnalysisRequest, now: float) -> MetricResult:

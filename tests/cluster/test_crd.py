@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -11,8 +10,6 @@ from kubernetes.client.exceptions import ApiException
 
 from hotfix_corpus import INVALID, VALID, Case
 from hotfix_operator.models import GROUP, PLURAL, VERSION
-
-CRD_PATH = Path(__file__).resolve().parents[2] / "crds" / "hotfix.yaml"
 
 
 def dry_run_create(api_client: client.ApiClient, namespace: str, case: Case) -> dict:

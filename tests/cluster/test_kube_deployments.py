@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from typing import Any
 
 import pytest
@@ -19,19 +18,10 @@ from hotfix_operator.deployment_rollouts import (
     UnknownContainer,
 )
 from hotfix_operator.kube_deployments import DeploymentClient
-from hotfix_operator.testbed.cluster import kubectl_binary
 from hotfix_operator.testbed.stack import TestBedState
+from testbed_support import kubectl
 
 IMAGES = ["registry.example/app:1", "registry.example/app:2", "registry.example/app:3", "registry.example/app:4"]
-
-
-def kubectl(state: TestBedState, namespace: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [kubectl_binary(), f"--kubeconfig={state.kubeconfig}", "-n", namespace, *args],
-        capture_output=True,
-        text=True,
-        check=check,
-    )
 
 
 def manifest(name: str, replicas: int = 2, **spec: Any) -> dict[str, Any]:
@@ -62,12 +52,12 @@ def create(api_client: client.ApiClient, namespace: str, body: dict[str, Any]) -
 
 def build_history(state: TestBedState, namespace: str, name: str) -> None:
     """Revisions 1..4, each with its own image and change-cause, rolled out one after another."""
-    kubectl(state, namespace, "rollout", "status", f"deployment/{name}", "--timeout=60s")
+    kubectl(state, "-n", namespace, "rollout", "status", f"deployment/{name}", "--timeout=60s")
     for revision, image in enumerate(IMAGES[1:], start=2):
-        kubectl(state, namespace, "annotate", f"deployment/{name}", f"kubernetes.io/change-cause=release {revision}",
-                "--overwrite")  # fmt: skip
-        kubectl(state, namespace, "set", "image", f"deployment/{name}", f"app={image}")
-        kubectl(state, namespace, "rollout", "status", f"deployment/{name}", "--timeout=60s")
+        cause = f"kubernetes.io/change-cause=release {revision}"
+        kubectl(state, "-n", namespace, "annotate", f"deployment/{name}", cause, "--overwrite")
+        kubectl(state, "-n", namespace, "set", "image", f"deployment/{name}", f"app={image}")
+        kubectl(state, "-n", namespace, "rollout", "status", f"deployment/{name}", "--timeout=60s")
 
 
 def settled(deployments: DeploymentClient, namespace: str, name: str) -> dict[str, Any]:
@@ -94,7 +84,7 @@ def test_undo_matches_kubectl(
         build_history(testbed_state, ns, "web")
 
     result = deployments.undo(namespace, "web", to_revision)
-    kubectl(testbed_state, second_namespace, "rollout", "undo", "deployment/web", f"--to-revision={to_revision}")
+    kubectl(testbed_state, "-n", second_namespace, "rollout", "undo", "deployment/web", f"--to-revision={to_revision}")
 
     ours, theirs = settled(deployments, namespace, "web"), settled(deployments, second_namespace, "web")
     assert ours["spec"]["template"] == theirs["spec"]["template"]
@@ -143,7 +133,7 @@ def test_undo_after_a_concurrent_edit_is_refused(
     create(api_client, namespace, manifest("web"))
     build_history(testbed_state, namespace, "web")
     plan = deployments.plan_undo(namespace, "web", 1)
-    kubectl(testbed_state, namespace, "set", "image", "deployment/web", "app=registry.example/app:concurrent")
+    kubectl(testbed_state, "-n", namespace, "set", "image", "deployment/web", "app=registry.example/app:concurrent")
     with pytest.raises(ConcurrentModification, match="changed by someone else"):
         deployments.execute_undo(plan)
     image = deployments.get(namespace, "web")["spec"]["template"]["spec"]["containers"][0]["image"]

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kubernetes import client
 
-from hotfix_operator.testbed.cluster import kubectl_binary
 from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.processes import wait_until
 from hotfix_operator.testbed.stack import TestBed, TestBedState
 from operator_support import BAD_IMAGE, GOOD_IMAGE, Cluster, hotfix_manifest
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def kubectl(state: TestBedState, *args: str) -> None:
-    subprocess.run([kubectl_binary(), f"--kubeconfig={state.kubeconfig}", *args], capture_output=True, check=True)
+from testbed_support import REPO, kubectl
 
 
 @pytest.fixture

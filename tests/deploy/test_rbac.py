@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from kubernetes import client, config
 
-from hotfix_operator.testbed.cluster import kubectl_binary, write_kubeconfig
+from hotfix_operator.testbed.cluster import write_kubeconfig
 from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.stack import TestBed, TestBedState
 from operator_support import BAD_IMAGE, GOOD_IMAGE, Cluster, hotfix_manifest
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def kubectl(state: TestBedState, *args: str) -> str:
-    return subprocess.run(
-        [kubectl_binary(), f"--kubeconfig={state.kubeconfig}", *args], capture_output=True, text=True, check=True
-    ).stdout
+from testbed_support import REPO, kubectl
 
 
 @pytest.fixture(scope="module")

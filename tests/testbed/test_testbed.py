@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable
 
 from kubernetes import client
 
-from hotfix_operator.testbed.cluster import kubectl_binary
 from hotfix_operator.testbed.simulator import ERROR_RATIO
 from hotfix_operator.testbed.stack import TestBedState
-from testbed_support import PrometheusQuery
+from testbed_support import PrometheusQuery, kubectl
 
 
 def deployment(name: str, error_ratio: float, replicas: int = 3) -> client.V1Deployment:
@@ -36,12 +34,6 @@ def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
             return
         time.sleep(0.5)
     raise AssertionError(f"not within {timeout}s: {what}")
-
-
-def kubectl(state: TestBedState, *args: str) -> str:
-    return subprocess.run(
-        [kubectl_binary(), f"--kubeconfig={state.kubeconfig}", *args], capture_output=True, text=True, check=True
-    ).stdout
 
 
 def test_fake_nodes_run_deployments(api_client: client.ApiClient, namespace: str, testbed_state: TestBedState) -> None:

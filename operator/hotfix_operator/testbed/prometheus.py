@@ -9,9 +9,9 @@ from pathlib import Path
 
 import yaml
 
+from hotfix_operator.testbed.cluster import REPO_ROOT
 from hotfix_operator.testbed.processes import free_port, stop_pids, wait_until
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 INSTALL_SCRIPT = REPO_ROOT / "hack" / "install-prometheus.sh"
 
 
