@@ -30,13 +30,14 @@ endef
 lint: $(STAMP)
 	$(BIN)/ruff check operator tests bench
 	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format operator tests bench
 	$(BIN)/ruff check --fix operator tests bench
 
 unit: $(STAMP)
-	$(call run_pytest,tests/unit)
+	$(call run_pytest,tests -m "not real")
 
 cluster-bins:
 	hack/build-cluster.sh >/dev/null

@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from hotfix_operator.analysis_queries import AnalysisRequest, MetricNames, plan_queries
-from hotfix_operator.models import Analysis
-from hotfix_operator.prometheus_analysis import PrometheusAnalyzer, PrometheusSettings, connect
+from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, PrometheusSettings, connect
+from hotfix_operator.analysis.queries import AnalysisRequest, MetricNames, plan_queries
+from hotfix_operator.api.models import Analysis
 from hotfix_operator.testbed.prometheus import LocalPrometheus
 
 COUNTS = (1, 10, 100, 1000)

@@ -25,11 +25,11 @@ from kubernetes import client, config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from hotfix_operator.analysis_queries import AnalysisRequest, MetricNames
-from hotfix_operator.decision import AnalysisState
-from hotfix_operator.durations import parse_duration
-from hotfix_operator.models import Analysis
-from hotfix_operator.prometheus_analysis import PrometheusAnalyzer, PrometheusSettings, connect
+from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, PrometheusSettings, connect
+from hotfix_operator.analysis.queries import AnalysisRequest, MetricNames
+from hotfix_operator.api.durations import parse_duration
+from hotfix_operator.api.models import Analysis
+from hotfix_operator.api.status import AnalysisState
 from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.stack import TestBed
 from operator_support import BAD_IMAGE, FIXED_IMAGE, Cluster, deployment_manifest, hotfix_manifest

@@ -17,6 +17,15 @@ from hotfix_operator.testbed.stack import TestBed, TestBedState
 from testbed_support import PrometheusQuery, install_crd
 
 LOG_TAIL_LINES = 25
+# Fixtures that start a real server: a test using any of them (directly or through another fixture) is
+# marked ``real``, so `make unit` can run the pure tests alone with ``-m "not real"``.
+REAL_FIXTURES = frozenset({"testbed", "backfilled_prometheus"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if REAL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real)
 
 
 @pytest.fixture(scope="session")

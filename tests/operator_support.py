@@ -8,7 +8,7 @@ from typing import Any
 
 from kubernetes import client
 
-from hotfix_operator.models import GROUP, PLURAL, VERSION
+from hotfix_operator.api.models import GROUP, PLURAL, VERSION
 from hotfix_operator.testbed.processes import wait_until
 from hotfix_operator.testbed.simulator import BEHAVIOUR_BY_IMAGE
 

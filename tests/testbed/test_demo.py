@@ -5,8 +5,13 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
+
 from hotfix_operator.testbed.demo import Demo
 from hotfix_operator.testbed.stack import TestBed
+
+# The demo starts a whole test bed of its own.
+pytestmark = pytest.mark.real
 
 
 def test_demo_scenario(tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ from typing import Any, TextIO
 
 from kubernetes import client, config
 
-from hotfix_operator.models import GROUP, PLURAL, VERSION
-from hotfix_operator.report import postmortem_markdown
+from hotfix_operator.api.models import GROUP, PLURAL, VERSION
+from hotfix_operator.report.postmortem import postmortem_markdown
 from hotfix_operator.testbed.cluster import REPO_ROOT, kubectl_binary
 from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.processes import wait_until

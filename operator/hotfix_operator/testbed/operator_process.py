@@ -48,7 +48,7 @@ class OperatorProcess:
             HOTFIX_METRICS_ADDRESS="127.0.0.1",
         )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hotfix_operator.cli", "run", *self.extra_args],
+            [sys.executable, "-m", "hotfix_operator.cli.main", "run", *self.extra_args],
             stdout=self.log_path.open("ab"),
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -1,0 +1,74 @@
+"""Runs the analyses of all Hotfixes that share a Prometheus in one batch per aligned interval.
+
+Each Hotfix asks for its next report; requests are grouped by Prometheus URL and by the next wall-clock
+boundary of their interval (a multiple of it since the epoch), so Hotfixes with the same interval are
+always analysed together, with a query count that does not grow with their number. A breach that
+becomes visible in Prometheus is therefore seen within one interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from hotfix_operator.analysis.queries import AnalysisRequest
+from hotfix_operator.analysis.verdicts import AnalysisReport
+
+
+class Analyzer(Protocol):
+    """What the scheduler needs of a Prometheus adapter: one batched analysis at a given moment."""
+
+    def analyze(self, requests: list[AnalysisRequest], now: float | None = None) -> dict[str, AnalysisReport]: ...
+
+
+def next_boundary(now: float, interval: float) -> float:
+    """The next multiple of ``interval`` after ``now`` (whole seconds, as the query API wants)."""
+    return float(math.ceil((math.floor(now / interval) + 1) * interval))
+
+
+@dataclass
+class _Batch:
+    requests: dict[str, AnalysisRequest] = field(default_factory=dict)
+    waiters: dict[str, list[asyncio.Future[AnalysisReport]]] = field(default_factory=dict)
+
+
+class AnalysisScheduler:
+    def __init__(self, analyzer_for: Callable[[str], Analyzer]) -> None:
+        self.analyzer_for = analyzer_for
+        self._batches: dict[tuple[str, float], _Batch] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def next_report(self, prometheus_url: str, request: AnalysisRequest) -> AnalysisReport:
+        boundary = next_boundary(time.time(), max(request.analysis.interval.total_seconds(), 1.0))
+        key = (prometheus_url, boundary)
+        batch = self._batches.get(key)
+        if batch is None:
+            batch = self._batches[key] = _Batch()
+            task = asyncio.create_task(self._run(key))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        batch.requests[request.key] = request
+        waiter: asyncio.Future[AnalysisReport] = asyncio.get_running_loop().create_future()
+        batch.waiters.setdefault(request.key, []).append(waiter)
+        return await waiter
+
+    async def _run(self, key: tuple[str, float]) -> None:
+        url, boundary = key
+        await asyncio.sleep(max(boundary - time.time(), 0.0))
+        batch = self._batches.pop(key)
+        try:
+            reports = await asyncio.to_thread(self.analyzer_for(url).analyze, list(batch.requests.values()), boundary)
+        except Exception as error:  # a bug in the analysis must reach the waiting Hotfixes, not vanish
+            for waiters in batch.waiters.values():
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_exception(error)
+            return
+        for request_key, waiters in batch.waiters.items():
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(reports[request_key])

@@ -1,0 +1,150 @@
+"""Verdicts from Prometheus' answers: each target's series sliced out of a batched answer, judged by the
+pure threshold functions, and gathered into one report per Hotfix."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from hotfix_operator.analysis.queries import AnalysisRequest, MetricNames, Target
+from hotfix_operator.analysis.thresholds import (
+    CRASH_FREE_SESSIONS,
+    MetricResult,
+    Point,
+    crash_free_window,
+    evaluate_crash_free,
+    evaluate_error_rate,
+    evaluate_latency_p95,
+)
+from hotfix_operator.api.status import AnalysisState
+
+Matrix = list[dict[str, object]]
+
+
+def _points(series: dict[str, object]) -> list[Point]:
+    return [(float(t), float(v)) for t, v in series.get("values") or []]  # type: ignore[union-attr]
+
+
+def series_for(names: MetricNames, matrix: Matrix, target: Target) -> list[Point] | None:
+    """The points of one target's series in a range-query answer; None when it has no series."""
+    namespace, deployment = target
+    for series in matrix:
+        labels = series.get("metric") or {}
+        assert isinstance(labels, dict)
+        if labels.get(names.namespace_label) == namespace and labels.get(names.deployment_label) == deployment:
+            return _points(series)
+    return None
+
+
+def only_series(matrix: Matrix) -> list[Point] | None:
+    """The points of a per-target (override) answer, which should hold one series."""
+    return _points(matrix[0]) if matrix else None
+
+
+def evaluate_error_rate_points(points: list[Point] | None, request: AnalysisRequest, now: float) -> MetricResult:
+    threshold = request.analysis.error_rate
+    return evaluate_error_rate(
+        points or [],
+        max_ratio=threshold.max,
+        hold_for=threshold.for_,
+        step=request.analysis.interval,
+        now=now,
+        active_since=request.active_since,
+    )
+
+
+def evaluate_latency_points(points: list[Point] | None, request: AnalysisRequest, now: float) -> MetricResult:
+    threshold = request.analysis.latency_p95
+    return evaluate_latency_p95(
+        points or [],
+        max_ms=threshold.max_ms,
+        window=threshold.window,
+        consecutive_windows=threshold.consecutive_windows,
+        now=now,
+        active_since=request.active_since,
+    )
+
+
+def increase_within(points: list[Point] | None, since: float) -> float | None:
+    """How much a summed counter grew since ``since``; None when there is no series.
+
+    Only rises count: a drop is a pod that restarted or went away (its counter left the sum), as
+    PromQL's increase() treats a counter reset.
+    """
+    if points is None:
+        return None
+    values = [v for t, v in points if t >= since - 1e-3 and not math.isnan(v)]
+    if len(values) < 2:
+        # A window shorter than one step (just after a rollout) has counted nothing yet: pending, not missing.
+        return 0.0
+    return sum(max(later - earlier, 0.0) for earlier, later in itertools.pairwise(values))
+
+
+def evaluate_sessions_points(
+    total_points: list[Point] | None, crashed_points: list[Point] | None, request: AnalysisRequest, now: float
+) -> MetricResult:
+    threshold = request.analysis.crash_free_sessions
+    window = crash_free_window(threshold.over, timedelta(seconds=now - request.active_since))
+    since = now - window.total_seconds()
+    total = increase_within(total_points, since)
+    crashed = increase_within(crashed_points, since)
+    if total is not None and crashed is None:
+        # No crash series at all means no crash has been counted yet, not missing telemetry.
+        crashed = 0.0
+    return evaluate_crash_free(
+        total_sessions=total,
+        crashed_sessions=crashed,
+        min_ratio=threshold.min,
+        min_sessions=threshold.min_sessions,
+        over=threshold.over,
+        now=now,
+        active_since=request.active_since,
+    )
+
+
+def evaluate_crash_free_override(points: list[Point] | None, request: AnalysisRequest, now: float) -> MetricResult:
+    """An override query returns the crash-free ratio itself; its author owns the session minimum."""
+    threshold = request.analysis.crash_free_sessions
+    common = {"metric": CRASH_FREE_SESSIONS, "threshold": threshold.min, "window_end": now}
+    if not points or math.isnan(points[-1][1]):
+        return MetricResult(state=AnalysisState.INCONCLUSIVE, reason="crash-free override query: no data", **common)
+    ratio = points[-1][1]
+    state = AnalysisState.BREACHED if ratio < threshold.min else AnalysisState.HEALTHY
+    relation = "<" if state is AnalysisState.BREACHED else ">="
+    return MetricResult(
+        state=state,
+        value=ratio,
+        reason=f"crash-free sessions {ratio * 100:.2f}% {relation} {threshold.min * 100:.2f}% (override query)",
+        **common,
+    )
+
+
+class AnalysisReport(BaseModel):
+    """One Hotfix's analysis at one moment: the overall verdict and every metric of every target."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    at: float
+    result: AnalysisState
+    metrics: dict[str, list[MetricResult]]  # "namespace/deployment" -> results
+
+    def breaches(self) -> list[tuple[str, MetricResult]]:
+        return [
+            (target, metric)
+            for target, results in self.metrics.items()
+            for metric in results
+            if metric.state is AnalysisState.BREACHED
+        ]
+
+    def summary(self) -> str:
+        interesting = [
+            f"{target} {metric.reason}"
+            for target, results in self.metrics.items()
+            for metric in results
+            if metric.state is self.result
+        ]
+        return "; ".join(interesting) or self.result.value

@@ -1,0 +1,329 @@
+"""The ``Hotfix`` API (``hotfix.dev/v1alpha1``) as pydantic models.
+
+The models accept exactly what ``crds/hotfix.yaml`` admits (a test keeps the two in agreement over a
+corpus of manifests), so the operator can trust a parsed spec and a person gets the same field-named
+error from ``hotfix-operator`` commands as from the API server.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictBool,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from hotfix_operator.api.durations import format_duration, parse_duration
+
+GROUP = "hotfix.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "Hotfix"
+PLURAL = "hotfixes"
+
+# Kubernetes object names (RFC 1123 subdomain) and container names (RFC 1123 label).
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_DNS_LABEL_RE = re.compile(DNS_LABEL)
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    return parse_duration(value)
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return value
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_duration),
+    AfterValidator(_positive),
+    PlainSerializer(format_duration, return_type=str),
+]
+
+
+class ApiModel(BaseModel):
+    """Base: camelCase on the wire, unknown fields refused (kubectl's strict field validation)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_enum_values=False,
+    )
+
+    def to_api(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class Severity(StrEnum):
+    SEV1 = "SEV1"
+    SEV2 = "SEV2"
+    SEV3 = "SEV3"
+    SEV4 = "SEV4"
+
+
+class RootCause(StrEnum):
+    UNKNOWN = "unknown"
+    KNOWN = "known"
+
+
+class Migrations(StrEnum):
+    NONE = "none"
+    REVERSIBLE = "reversible"
+    IRREVERSIBLE = "irreversible"
+
+
+class OnMissingData(StrEnum):
+    HOLD = "hold"
+    ROLLBACK = "rollback"
+
+
+class RollbackMode(StrEnum):
+    AUTO = "auto"
+    MANUAL = "manual"
+    DRY_RUN = "dryRun"
+
+
+def _timestamp_string(value: Any) -> Any:
+    # The CRD types this as a date-time string; a bare number is a mistake, not epoch seconds.
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an RFC 3339 date-time string, for example 2026-11-22T10:00:00Z")
+    return value
+
+
+class Incident(ApiModel):
+    # Field order matters: cross-field checks below read fields validated before them.
+    id: str = Field(min_length=1, max_length=128)
+    severity: Severity
+    started_at: Annotated[datetime, BeforeValidator(_timestamp_string)] | None = None
+    root_cause: RootCause = RootCause.UNKNOWN
+    forward_fix_eta: Duration | None = None
+    affected_services: list[Annotated[str, Field(min_length=1, max_length=253)]] = Field(
+        default_factory=list, max_length=50
+    )
+    culprit: str = Field(default="", max_length=253)
+
+    @field_validator("forward_fix_eta")
+    @classmethod
+    def _eta_needs_known_cause(cls, eta: timedelta | None, info: ValidationInfo) -> timedelta | None:
+        if eta is not None and info.data.get("root_cause") is not RootCause.KNOWN:
+            raise ValueError("forwardFixEta is only meaningful with rootCause: known")
+        return eta
+
+    @field_validator("culprit")
+    @classmethod
+    def _culprit_is_affected(cls, culprit: str, info: ValidationInfo) -> str:
+        affected = info.data.get("affected_services") or []
+        if culprit and affected and culprit not in affected:
+            raise ValueError("culprit must be one of affectedServices")
+        return culprit
+
+
+def _container_names(images: dict[str, str]) -> dict[str, str]:
+    for container in images:
+        if not _DNS_LABEL_RE.match(container):
+            raise ValueError(f"container name {container!r} is not a valid container name (RFC 1123 label)")
+    return images
+
+
+class Target(ApiModel):
+    deployment: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)
+    # container name -> image; absent means observe mode (someone else applies the change).
+    images: (
+        Annotated[
+            dict[str, Annotated[str, Field(min_length=1, max_length=1024)]],
+            Field(min_length=1),
+            AfterValidator(_container_names),
+        ]
+        | None
+    ) = None
+
+    @property
+    def observe_only(self) -> bool:
+        return self.images is None
+
+
+class Approval(ApiModel):
+    required: StrictBool = False
+
+
+class Safety(ApiModel):
+    rollback_loses_data: StrictBool = False
+    migrations: Migrations = Migrations.NONE
+    external_dependencies_compatible: StrictBool = True
+
+
+class ErrorRateThreshold(ApiModel):
+    max: float = Field(default=0.01, gt=0, lt=1, strict=True)
+    for_: Duration = Field(default=timedelta(minutes=5), alias="for")
+    query: str | None = Field(default=None, min_length=1)
+
+
+class LatencyThreshold(ApiModel):
+    max_ms: int = Field(default=1200, gt=0, le=3_600_000, strict=True)
+    window: Duration = timedelta(minutes=1)
+    consecutive_windows: int = Field(default=3, ge=1, le=100, strict=True)
+    query: str | None = Field(default=None, min_length=1)
+
+
+class CrashFreeThreshold(ApiModel):
+    min: float = Field(default=0.98, gt=0, lt=1, strict=True)
+    over: Duration = timedelta(minutes=30)
+    min_sessions: int = Field(default=100, ge=0, strict=True)
+    query: str | None = Field(default=None, min_length=1)
+
+
+class Analysis(ApiModel):
+    prometheus_url: str = Field(default="", pattern=r"^(https?://.+)?$")
+    interval: Duration = timedelta(seconds=30)
+    error_rate: ErrorRateThreshold = Field(default_factory=ErrorRateThreshold)
+    latency_p95: LatencyThreshold = Field(default_factory=LatencyThreshold)
+    crash_free_sessions: CrashFreeThreshold = Field(default_factory=CrashFreeThreshold)
+    on_missing_data: OnMissingData = OnMissingData.HOLD
+
+
+def _sorted_checkpoints(checkpoints: list[timedelta]) -> list[timedelta]:
+    # The last checkpoint closes the window, so order is what matters, not how it was written.
+    return sorted(checkpoints)
+
+
+class Stability(ApiModel):
+    checkpoints: Annotated[list[Duration], Field(min_length=1, max_length=10), AfterValidator(_sorted_checkpoints)] = (
+        Field(default_factory=lambda: [timedelta(hours=1), timedelta(hours=4), timedelta(hours=24)])
+    )
+
+    @property
+    def window(self) -> timedelta:
+        return self.checkpoints[-1]
+
+
+class Rollback(ApiModel):
+    mode: RollbackMode = RollbackMode.AUTO
+    to_revision: int = Field(default=0, ge=0, strict=True)
+    timeout: Duration = timedelta(seconds=120)
+    verify_for: Duration = timedelta(minutes=5)
+
+
+class SecretKeyRef(ApiModel):
+    name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)
+    key: str = Field(min_length=1, max_length=253)
+
+
+class SlackNotify(ApiModel):
+    webhook_secret_ref: SecretKeyRef
+    channel: str = ""
+
+
+class WebhookNotify(ApiModel):
+    url_secret_ref: SecretKeyRef
+
+
+class Notify(ApiModel):
+    slack: SlackNotify | None = None
+    webhook: WebhookNotify | None = None
+
+
+class HotfixSpec(ApiModel):
+    incident: Incident
+    targets: list[Target] = Field(min_length=1, max_length=20)
+    approval: Approval = Field(default_factory=Approval)
+    safety: Safety = Field(default_factory=Safety)
+    analysis: Analysis = Field(default_factory=Analysis)
+    stability: Stability = Field(default_factory=Stability)
+    rollback: Rollback = Field(default_factory=Rollback)
+    notify: Notify = Field(default_factory=Notify)
+
+    @field_validator("targets")
+    @classmethod
+    def _unique_targets(cls, targets: list[Target]) -> list[Target]:
+        names = [target.deployment for target in targets]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"each Deployment may be a target once; repeated: {', '.join(duplicates)}")
+        return targets
+
+    def affected_services(self) -> list[str]:
+        """The incident's affected services, defaulting to the targets' names."""
+        return list(self.incident.affected_services) or [target.deployment for target in self.targets]
+
+
+class ObjectMeta(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)
+    namespace: str | None = None
+
+
+class HotfixManifest(ApiModel):
+    """A whole ``Hotfix`` document as a person writes it (``kubectl apply -f``)."""
+
+    api_version: Literal["hotfix.dev/v1alpha1"]
+    kind: Literal["Hotfix"]
+    metadata: ObjectMeta
+    spec: HotfixSpec
+    status: dict[str, Any] | None = None
+
+
+class SpecError(ValueError):
+    """A Hotfix that cannot be parsed, with one line per problem, each naming its field."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def _field_path(prefix: str, loc: tuple[int | str, ...]) -> str:
+    path = prefix
+    for part in loc:
+        # pydantic adds the validator kind to the location of Annotated and union members.
+        if isinstance(part, str) and (part.startswith(("function-", "constrained-")) or part == "timedelta"):
+            continue
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path.lstrip(".")
+
+
+def describe_validation_error(error: ValidationError, prefix: str = "") -> list[str]:
+    """Turn pydantic's errors into lines such as ``spec.analysis.errorRate.max: must be < 1``."""
+    problems = []
+    for item in error.errors(include_url=False):
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        problems.append(f"{_field_path(prefix, item['loc'])}: {message}")
+    return problems
+
+
+def parse_spec(spec: dict[str, Any]) -> HotfixSpec:
+    """Parse a Hotfix's ``spec`` or raise SpecError naming each bad field."""
+    try:
+        return HotfixSpec.model_validate(spec)
+    except ValidationError as error:
+        raise SpecError(describe_validation_error(error, "spec")) from None
+
+
+def parse_manifest(document: dict[str, Any]) -> HotfixManifest:
+    """Parse a whole Hotfix document or raise SpecError naming each bad field."""
+    try:
+        return HotfixManifest.model_validate(document)
+    except ValidationError as error:
+        raise SpecError(describe_validation_error(error)) from None

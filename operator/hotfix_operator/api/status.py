@@ -1,0 +1,159 @@
+"""The ``Hotfix`` status: everything the lifecycle needs to resume after a restart lives here.
+
+Pure helpers keep conditions in the Kubernetes shape (``lastTransitionTime`` moves only when the status
+of a condition changes) and the timeline bounded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+TIMELINE_LIMIT = 100
+
+
+class AnalysisState(StrEnum):
+    """The verdict of an analysis (``status.lastAnalysis.result``), and the decision engine's main fact."""
+
+    HEALTHY = "healthy"
+    BREACHED = "breached"
+    PENDING = "pending"
+    INCONCLUSIVE = "inconclusive"
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    AWAITING_APPROVAL = "AwaitingApproval"
+    ROLLING_OUT = "RollingOut"
+    MONITORING = "Monitoring"
+    FORWARD_FIX_PENDING = "ForwardFixPending"
+    ROLLING_BACK = "RollingBack"
+    ROLLED_BACK = "RolledBack"
+    ESCALATED = "Escalated"
+    STABLE = "Stable"
+    FAILED = "Failed"
+
+
+# No further automatic action in these; RolledBack still watches for its template coming back.
+TERMINAL_PHASES = frozenset({Phase.ESCALATED, Phase.STABLE, Phase.FAILED})
+
+
+class StatusModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def to_api(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class Condition(StatusModel):
+    type: str
+    status: str  # "True" | "False" | "Unknown"
+    reason: str
+    message: str = ""
+    last_transition_time: datetime
+    observed_generation: int | None = None
+
+
+class TargetStatus(StatusModel):
+    deployment: str
+    baseline_revision: int
+    baseline_replica_set: str
+    hotfix_revision: int | None = None
+    hotfix_replica_set: str | None = None
+    rollout_completed_at: datetime | None = None
+    undo_requested_at: datetime | None = None
+    undo_skipped: bool | None = None
+    undone_to_revision: int | None = None
+
+
+class TimelineEntry(StatusModel):
+    at: datetime
+    type: str
+    message: str
+    rule: str | None = None
+
+
+class DecisionRecord(StatusModel):
+    action: str
+    rule: str
+    reason: str
+    at: datetime
+    # manual mode: a rollback that waits for a person; dryRun: recorded, never acted on.
+    pending_confirmation: bool | None = None
+    dry_run: bool | None = None
+
+
+class CheckpointRecord(StatusModel):
+    after: str
+    at: datetime
+    result: str  # passed | failed
+    message: str = ""
+
+
+class HotfixStatus(StatusModel):
+    phase: Phase | None = None
+    observed_generation: int | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    targets: list[TargetStatus] = Field(default_factory=list)
+    baseline: dict[str, Any] = Field(default_factory=dict)
+    last_analysis: dict[str, Any] = Field(default_factory=dict)
+    decision: DecisionRecord | None = None
+    checkpoints: list[CheckpointRecord] = Field(default_factory=list)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    # When the promised forward fix is due (absolute), fixed when the operator first sees the ETA.
+    forward_fix_due_at: datetime | None = None
+    forward_fix_eta_seen: str | None = None
+    rollout_completed_at: datetime | None = None
+    rollback_started_at: datetime | None = None
+    rollback_completed_at: datetime | None = None
+    # The rollback request (annotation value) already acted on, so a standing annotation acts once.
+    handled_rollback_request: str | None = None
+    breach_since_checkpoint: bool | None = None
+    first_breach_at: datetime | None = None
+
+    @classmethod
+    def from_api(cls, status: dict[str, Any] | None) -> HotfixStatus:
+        return cls.model_validate(status or {})
+
+    def target(self, deployment: str) -> TargetStatus | None:
+        return next((target for target in self.targets if target.deployment == deployment), None)
+
+
+def set_condition(
+    conditions: list[Condition],
+    type_: str,
+    status: str,
+    reason: str,
+    message: str,
+    now: datetime,
+    generation: int | None,
+) -> list[Condition]:
+    """A new list with one condition set; its transition time moves only if its status changed."""
+    previous = next((condition for condition in conditions if condition.type == type_), None)
+    transition = previous.last_transition_time if previous is not None and previous.status == status else now
+    updated = Condition(
+        type=type_,
+        status=status,
+        reason=reason,
+        message=message,
+        last_transition_time=transition,
+        observed_generation=generation,
+    )
+    return [updated if condition.type == type_ else condition for condition in conditions] + (
+        [] if previous is not None else [updated]
+    )
+
+
+def append_timeline(
+    timeline: list[TimelineEntry], now: datetime, type_: str, message: str, rule: str | None = None
+) -> list[TimelineEntry]:
+    """A new timeline with the entry added, dropping the oldest beyond the limit (the first is kept)."""
+    entries = [*timeline, TimelineEntry(at=now, type=type_, message=message, rule=rule)]
+    if len(entries) > TIMELINE_LIMIT:
+        # Keep the creation entry: a postmortem needs to know where it started.
+        entries = [entries[0], *entries[-(TIMELINE_LIMIT - 1) :]]
+    return entries

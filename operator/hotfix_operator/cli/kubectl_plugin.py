@@ -1,0 +1,157 @@
+"""``kubectl hotfix``: status, approve, rollback, abort and report, for people in an incident.
+
+Installed as the console script ``kubectl-hotfix``, which kubectl finds on PATH as a plugin. The
+verbs only write the annotations the operator reads, so anything they do can also be done with
+``kubectl annotate`` or from a GitOps repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from hotfix_operator.api.models import GROUP, PLURAL, VERSION
+from hotfix_operator.report.postmortem import postmortem_markdown
+from hotfix_operator.rules.lifecycle import ABORT_REQUEST, APPROVED_BY, ROLLBACK_REQUEST
+
+VERB_ANNOTATIONS = {"approve": APPROVED_BY, "rollback": ROLLBACK_REQUEST, "abort": ABORT_REQUEST}
+
+
+def _age(created: str | None, now: datetime) -> str:
+    if not created:
+        return "-"
+    seconds = int((now - datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def status_table(hotfixes: list[dict[str, Any]], now: datetime) -> str:
+    rows = [("NAME", "PHASE", "SEVERITY", "INCIDENT", "DECISION", "ANALYSIS", "AGE")]
+    for hotfix in sorted(hotfixes, key=lambda h: h["metadata"]["name"]):
+        status = hotfix.get("status") or {}
+        incident = (hotfix.get("spec") or {}).get("incident") or {}
+        rows.append(
+            (
+                hotfix["metadata"]["name"],
+                status.get("phase", "Pending"),
+                incident.get("severity", "-"),
+                incident.get("id", "-"),
+                (status.get("decision") or {}).get("rule", "-"),
+                (status.get("lastAnalysis") or {}).get("result", "-"),
+                _age(hotfix["metadata"].get("creationTimestamp"), now),
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return "\n".join(
+        "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+def status_detail(hotfix: dict[str, Any], now: datetime) -> str:
+    status = hotfix.get("status") or {}
+    lines = [status_table([hotfix], now), ""]
+    decision = status.get("decision")
+    if decision:
+        lines.append(f"Decision: {decision['action']} ({decision['rule']}): {decision['reason']}")
+        if decision.get("pendingConfirmation"):
+            lines.append(f"  waiting for a person: kubectl hotfix rollback {hotfix['metadata']['name']}")
+    analysis = status.get("lastAnalysis")
+    if analysis:
+        lines.append(f"Last analysis ({analysis.get('at')}): {analysis.get('result')}: {analysis.get('summary')}")
+    for condition in status.get("conditions", []):
+        lines.append(
+            f"  {condition['type']:<10} {condition['status']:<8} {condition['reason']}: {condition.get('message', '')}"
+        )
+    lines += ["", "Timeline:"]
+    lines += [
+        f"  {entry['at']}  {entry['type']:<18} {entry.get('rule') or '':<22} {entry['message']}"
+        for entry in status.get("timeline", [])
+    ]
+    return "\n".join(lines)
+
+
+class Plugin:
+    def __init__(self, api_client: client.ApiClient, namespace: str) -> None:
+        self.custom = client.CustomObjectsApi(api_client)
+        self.namespace = namespace
+
+    def get(self, name: str) -> dict[str, Any]:
+        return self.custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, name)
+
+    def list(self) -> list[dict[str, Any]]:
+        return self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL).get("items", [])
+
+    def annotate(self, name: str, key: str, value: str) -> None:
+        self.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL, name, {"metadata": {"annotations": {key: value}}}
+        )
+
+
+def _client_and_namespace(kubeconfig: str | None, context: str | None, namespace: str | None) -> tuple[Any, str]:
+    api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
+    if namespace:
+        return api_client, namespace
+    _, active = config.list_kube_config_contexts(config_file=kubeconfig)
+    return api_client, (active or {}).get("context", {}).get("namespace", "default")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kubectl hotfix", description="Watch and steer Hotfixes during an incident.")
+    parser.add_argument("-n", "--namespace")
+    parser.add_argument("--kubeconfig")
+    parser.add_argument("--context")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    status = verbs.add_parser("status", help="a table of Hotfixes, or one Hotfix with its timeline")
+    status.add_argument("name", nargs="?")
+    for verb, help_text in (
+        ("approve", "approve a Hotfix waiting for approval"),
+        ("rollback", "ask for a rollback now (confirms a manual-mode recommendation)"),
+        ("abort", "stop all automatic action on a Hotfix (it escalates to people)"),
+    ):
+        sub = verbs.add_parser(verb, help=help_text)
+        sub.add_argument("name")
+        sub.add_argument("--by", default=None, help="who is acting (default: the local user name)")
+    report = verbs.add_parser("report", help="print a Markdown postmortem draft")
+    report.add_argument("name")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
+    args = build_parser().parse_args(argv)
+    namespace = args.namespace or "default"
+    try:
+        api_client, namespace = _client_and_namespace(args.kubeconfig, args.context, args.namespace)
+        plugin = Plugin(api_client, namespace)
+        now = datetime.now(UTC)
+        if args.verb == "status":
+            print(
+                status_detail(plugin.get(args.name), now) if args.name else status_table(plugin.list(), now),
+                file=stdout,
+            )
+        elif args.verb == "report":
+            print(postmortem_markdown(plugin.get(args.name)), file=stdout, end="")
+        else:
+            who = args.by or getpass.getuser()
+            plugin.annotate(args.name, VERB_ANNOTATIONS[args.verb], who)
+            print(f"hotfix/{args.name}: {args.verb} requested by {who}", file=stdout)
+    except ApiException as error:
+        reason = "not found" if error.status == 404 else f"{error.status} {error.reason}"
+        print(f"error: hotfix/{getattr(args, 'name', '') or ''} in namespace {namespace}: {reason}", file=stderr)
+        return 1
+    except config.ConfigException as error:
+        print(f"error: kubeconfig: {error}", file=stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,248 @@
+"""``hotfix-operator``: the command line (run the operator, ask the decision engine, check a manifest)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from hotfix_operator.api.durations import parse_duration
+from hotfix_operator.api.models import SpecError, parse_manifest
+from hotfix_operator.rules.decision import FactsError, decide, parse_facts
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+def _read_document(stream: TextIO, what: str) -> Any:
+    text = stream.read()
+    if not text.strip():
+        raise ValueError(f"{what}: empty input; expected JSON or YAML")
+    try:
+        # YAML is a superset of JSON, so one parser takes both.
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ValueError(f"{what}: not valid JSON or YAML: {error}") from None
+
+
+def _cmd_decide(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    try:
+        facts = parse_facts(_read_document(stdin, "facts"))
+    except FactsError as error:
+        for problem in error.problems:
+            print(f"error: {problem}", file=stderr)
+        return EXIT_BAD_INPUT
+    except ValueError as error:
+        print(f"error: {error}", file=stderr)
+        return EXIT_BAD_INPUT
+    print(json.dumps(decide(facts).model_dump(mode="json")), file=stdout)
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    try:
+        with open(args.filename) if args.filename != "-" else stdin as stream:
+            documents = [doc for doc in yaml.safe_load_all(stream.read()) if doc is not None]
+    except (OSError, yaml.YAMLError) as error:
+        print(f"error: {args.filename}: {error}", file=stderr)
+        return EXIT_BAD_INPUT
+    failed = False
+    for document in documents:
+        name = (document.get("metadata") or {}).get("name", "?") if isinstance(document, dict) else "?"
+        try:
+            parse_manifest(document if isinstance(document, dict) else {})
+        except SpecError as error:
+            failed = True
+            for problem in error.problems:
+                print(f"error: hotfix/{name}: {problem}", file=stderr)
+            continue
+        print(f"hotfix/{name}: valid", file=stdout)
+    return EXIT_BAD_INPUT if failed else EXIT_OK
+
+
+def _cmd_analyze(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, PrometheusSettings, connect
+    from hotfix_operator.analysis.queries import AnalysisRequest, MetricNames
+
+    try:
+        with open(args.filename) if args.filename != "-" else stdin as stream:
+            manifest = parse_manifest(yaml.safe_load(stream.read()) or {})
+        since = parse_duration(args.since) if args.since else None
+    except SpecError as error:
+        for problem in error.problems:
+            print(f"error: {problem}", file=stderr)
+        return EXIT_BAD_INPUT
+    except (OSError, yaml.YAMLError, ValueError) as error:
+        print(f"error: {error}", file=stderr)
+        return EXIT_BAD_INPUT
+    spec = manifest.spec
+    url = args.prometheus or spec.analysis.prometheus_url
+    if not url:
+        print("error: no Prometheus: pass --prometheus URL or set spec.analysis.prometheusUrl", file=stderr)
+        return EXIT_BAD_INPUT
+    namespace = args.namespace or manifest.metadata.namespace or "default"
+    thresholds = spec.analysis
+    # By default pretend the hotfix has run long enough for every window, so nothing is pending.
+    ran_for = since or max(
+        thresholds.error_rate.for_,
+        thresholds.latency_p95.window * thresholds.latency_p95.consecutive_windows,
+        thresholds.crash_free_sessions.over,
+    )
+    now = time.time()
+    request = AnalysisRequest(
+        key=f"{namespace}/{manifest.metadata.name}",
+        targets=tuple((namespace, target.deployment) for target in spec.targets),
+        analysis=thresholds,
+        active_since=now - ran_for.total_seconds(),
+    )
+    names = MetricNames(min_rate_window=parse_duration(args.min_rate_window))
+    analyzer = PrometheusAnalyzer(connect(PrometheusSettings(url=url)), names)
+    report = analyzer.analyze([request], now=now)[request.key]
+    if args.output == "json":
+        print(report.model_dump_json(indent=2), file=stdout)
+    else:
+        print(f"{request.key}: {report.result.value}", file=stdout)
+        for target, results in report.metrics.items():
+            for result in results:
+                print(f"  {target:<40} {result.metric:<18} {result.state.value:<13} {result.reason}", file=stdout)
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    import asyncio
+    import dataclasses
+
+    import kopf
+
+    from hotfix_operator.engine import handlers
+    from hotfix_operator.engine.config import OperatorConfig
+
+    config = OperatorConfig.from_environment()
+    overrides: dict[str, object] = {}
+    if args.prometheus_url:
+        overrides["prometheus_url"] = args.prometheus_url
+    if args.metrics_port is not None:
+        overrides["metrics_port"] = args.metrics_port
+    if args.metrics_address:
+        overrides["metrics_address"] = args.metrics_address
+    if args.min_rate_window:
+        overrides["metric_names"] = dataclasses.replace(
+            config.metric_names, min_rate_window=parse_duration(args.min_rate_window)
+        )
+    if args.recent_deploy_window:
+        overrides["recent_deploy_window"] = parse_duration(args.recent_deploy_window)
+    handlers.RUNTIME.config = dataclasses.replace(config, **overrides)
+    kopf.configure(
+        verbose=args.verbose, log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL
+    )
+    asyncio.run(
+        kopf.operator(
+            clusterwide=not args.namespace,
+            namespaces=args.namespace or [],
+            standalone=args.peering is None,
+            peering_name=args.peering,
+            priority=args.priority,
+            liveness_endpoint=args.liveness,
+        )
+    )
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    from hotfix_operator.cli.main import kubectl_plugin
+
+    argv = [
+        *(["--kubeconfig", args.kubeconfig] if args.kubeconfig else []),
+        *(["-n", args.namespace] if args.namespace else []),
+    ]
+    return kubectl_plugin.main([*argv, "report", args.name], stdout=stdout, stderr=stderr)
+
+
+def _cmd_testbed(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    # Imported here: the test bed is development tooling, not needed to run the operator.
+    from hotfix_operator.testbed.stack import TestBed
+
+    work_dir = Path(args.dir)
+    if args.action == "down":
+        TestBed.stop_saved(work_dir)
+        print(f"stopped the test bed in {work_dir}", file=stdout)
+        return EXIT_OK
+    state = TestBed(work_dir).start()
+    print(f"test bed up in {state.started_in_seconds}s", file=stdout)
+    print(f"  export KUBECONFIG={state.kubeconfig}", file=stdout)
+    print(f"  Prometheus:         {state.prometheus_url}", file=stdout)
+    print(f"  workload simulator: {state.simulator_url}/metrics", file=stdout)
+    print(f"  logs:               {work_dir.resolve()}", file=stdout)
+    print(f"  stop with:          hotfix-operator testbed down --dir {work_dir}", file=stdout)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hotfix-operator",
+        description="Roll out emergency hotfixes and decide between rollback and forward fix.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    decide_parser = commands.add_parser(
+        "decide", help="read decision facts (JSON or YAML) on stdin and print the decision as JSON"
+    )
+    decide_parser.set_defaults(handler=_cmd_decide)
+    validate_parser = commands.add_parser("validate", help="check Hotfix manifests against the API without a cluster")
+    validate_parser.add_argument("-f", "--filename", required=True, help="a YAML file of Hotfixes, or - for stdin")
+    validate_parser.set_defaults(handler=_cmd_validate)
+    run_parser = commands.add_parser("run", help="run the operator (Kopf) against the current kubeconfig or in-cluster")
+    run_parser.add_argument("-n", "--namespace", action="append", help="watch only this namespace (repeatable)")
+    run_parser.add_argument("--prometheus-url", help="default Prometheus (env HOTFIX_PROMETHEUS_URL)")
+    run_parser.add_argument("--metrics-port", type=int, help="port of /metrics, 0 to disable (env HOTFIX_METRICS_PORT)")
+    run_parser.add_argument("--metrics-address", help="address of /metrics (env HOTFIX_METRICS_ADDRESS)")
+    run_parser.add_argument("--min-rate-window", help="shortest rate() window (env HOTFIX_MIN_RATE_WINDOW, 1m)")
+    run_parser.add_argument(
+        "--recent-deploy-window", help="how recent a deploy counts for rollback-all (env HOTFIX_RECENT_DEPLOY_WINDOW)"
+    )
+    run_parser.add_argument("--peering", help="Kopf peering name, so replicas never act twice (default: standalone)")
+    run_parser.add_argument("--priority", type=int, default=0, help="peering priority of this replica")
+    run_parser.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8081/healthz")
+    run_parser.add_argument("--log-format", choices=["json", "plain"], default="json")
+    run_parser.add_argument("-v", "--verbose", action="store_true")
+    run_parser.set_defaults(handler=_cmd_run)
+    analyze_parser = commands.add_parser("analyze", help="evaluate a Hotfix's thresholds against Prometheus now")
+    analyze_parser.add_argument("-f", "--filename", required=True, help="a Hotfix manifest, or - for stdin")
+    analyze_parser.add_argument("--prometheus", help="Prometheus URL (default: the manifest's analysis.prometheusUrl)")
+    analyze_parser.add_argument("-n", "--namespace", help="the Deployments' namespace (default: the manifest's)")
+    analyze_parser.add_argument("--since", help="how long the hotfix has run, e.g. 10m (default: every window)")
+    analyze_parser.add_argument("--min-rate-window", default="1m", help="shortest rate() window (default 1m)")
+    analyze_parser.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    analyze_parser.set_defaults(handler=_cmd_analyze)
+    report_parser = commands.add_parser("report", help="print a Markdown postmortem draft of a Hotfix")
+    report_parser.add_argument("name")
+    report_parser.add_argument("-n", "--namespace")
+    report_parser.add_argument("--kubeconfig")
+    report_parser.set_defaults(handler=_cmd_report)
+    testbed_parser = commands.add_parser(
+        "testbed", help="start or stop a local control plane, workload simulator and Prometheus (development)"
+    )
+    testbed_parser.add_argument("action", choices=["up", "down"])
+    testbed_parser.add_argument("--dir", default=".cluster", help="where state, kubeconfig and logs live")
+    testbed_parser.set_defaults(handler=_cmd_testbed)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    stderr: TextIO = sys.stderr,
+) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args, stdin, stdout, stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

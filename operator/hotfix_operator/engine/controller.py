@@ -1,0 +1,53 @@
+"""The Hotfix controller: one reconcile step dispatches to the work of the current phase."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from hotfix_operator.api.models import SpecError, parse_spec
+from hotfix_operator.api.status import TERMINAL_PHASES, HotfixStatus, Phase, append_timeline
+from hotfix_operator.engine.core import Step, utcnow
+from hotfix_operator.engine.monitoring import MonitoringPhases
+from hotfix_operator.engine.rollback import RollbackPhases
+from hotfix_operator.engine.start import StartPhases
+from hotfix_operator.rules.lifecycle import ABORT_REQUEST
+
+
+class HotfixController(StartPhases, MonitoringPhases, RollbackPhases):
+    async def reconcile(self, body: dict[str, Any], logger: logging.Logger) -> float | None:
+        """Do the current phase's work; return seconds until the next step, or None when done."""
+        status = HotfixStatus.from_api(body.get("status"))
+        if status.phase in TERMINAL_PHASES:
+            self.phases[f"{body['metadata']['namespace']}/{body['metadata']['name']}"] = status.phase.value
+            return None
+        try:
+            spec = parse_spec(body.get("spec") or {})
+        except SpecError as error:
+            step = Step(body=body, spec=None, status=status, now=utcnow(), logger=logger)  # type: ignore[arg-type]
+            step.written = status.to_api()
+            self._set_phase(step, Phase.FAILED)
+            self._condition(step, "Succeeded", "False", "InvalidSpec", str(error))
+            step.status.timeline = append_timeline(status.timeline, step.now, "Failed", f"invalid spec: {error}")
+            self.post_event(body, type="Warning", reason="InvalidSpec", message=str(error)[:1000])
+            await self._save(step)
+            return None
+        step = Step(body=body, spec=spec, status=status, now=utcnow(), logger=logger, written=status.to_api())
+        abort = step.annotations.get(ABORT_REQUEST)
+        if abort is not None:
+            self._escalate(step, "Aborted", f"aborted by {abort or 'someone'} (annotation {ABORT_REQUEST})")
+            await self._save(step)
+            return None
+        phase = status.phase or Phase.PENDING
+        handlers = {
+            Phase.PENDING: self._pending,
+            Phase.AWAITING_APPROVAL: self._awaiting_approval,
+            Phase.ROLLING_OUT: self._rolling_out,
+            Phase.MONITORING: self._monitoring,
+            Phase.FORWARD_FIX_PENDING: self._monitoring,
+            Phase.ROLLING_BACK: self._rolling_back,
+            Phase.ROLLED_BACK: self._rolled_back,
+        }
+        delay = await handlers[phase](step)
+        await self._save(step)
+        return None if step.status.phase in TERMINAL_PHASES else delay

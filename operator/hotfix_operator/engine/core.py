@@ -1,0 +1,210 @@
+"""The controller's core: one step of one Hotfix, and the plumbing every phase uses.
+
+Each step reads the Hotfix fresh, does the work of its phase through the adapters, and writes the whole
+status back. Actions are idempotent (images already set patch nothing; an undo to a template already
+running is skipped) and intents are written before the action, so an operator killed at any point
+resumes without a second rollout or a second undo. The phases live in their own modules
+(``start``, ``monitoring``, ``rollback``) as mixins over this core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from hotfix_operator.analysis.queries import AnalysisRequest
+from hotfix_operator.analysis.scheduler import AnalysisScheduler
+from hotfix_operator.analysis.verdicts import AnalysisReport
+from hotfix_operator.api.durations import format_duration
+from hotfix_operator.api.models import HotfixSpec
+from hotfix_operator.api.status import AnalysisState, HotfixStatus, Phase, append_timeline, set_condition
+from hotfix_operator.engine.config import OperatorConfig
+from hotfix_operator.engine.metrics import OperatorMetrics
+from hotfix_operator.kube.deployments import DeploymentClient
+from hotfix_operator.kube.hotfixes import HotfixClient
+from hotfix_operator.notify.notifier import Notifier
+
+# How often to look again while waiting on something that is not Prometheus: the analysis interval,
+# but at least every 5 s and at most every second, so that a thousand Hotfixes rolling out at once do
+# not poll the API server a thousand times a second.
+MIN_POLL_SECONDS = 1.0
+MAX_POLL_SECONDS = 5.0
+T = TypeVar("T")
+
+
+class EventSink(Protocol):
+    def __call__(self, body: dict[str, Any], *, type: str, reason: str, message: str) -> None: ...
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Step:
+    """One reconcile of one Hotfix: what it is, what it says, and what to tell the world."""
+
+    body: dict[str, Any]
+    spec: HotfixSpec
+    status: HotfixStatus
+    now: datetime
+    logger: logging.Logger
+    written: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def namespace(self) -> str:
+        return str(self.body["metadata"]["namespace"])
+
+    @property
+    def name(self) -> str:
+        return str(self.body["metadata"]["name"])
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return self.body["metadata"].get("annotations") or {}
+
+    @property
+    def generation(self) -> int | None:
+        return self.body["metadata"].get("generation")
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromisoformat(self.body["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+
+
+class ControllerCore:
+    def __init__(
+        self,
+        deployments: DeploymentClient,
+        hotfixes: HotfixClient,
+        scheduler: AnalysisScheduler,
+        notifier: Notifier,
+        post_event: EventSink,
+        metrics: OperatorMetrics,
+        config: OperatorConfig,
+    ) -> None:
+        self.deployments = deployments
+        self.hotfixes = hotfixes
+        self.scheduler = scheduler
+        self.notifier = notifier
+        self.post_event = post_event
+        self.metrics = metrics
+        self.config = config
+        self.phases: dict[str, str] = {}
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    @staticmethod
+    async def _io(function: Callable[..., T], *args: Any) -> T:
+        """Run a blocking adapter call off the event loop."""
+        return await asyncio.to_thread(function, *args)
+
+    async def _save(self, step: Step) -> None:
+        step.status.observed_generation = step.generation
+        status = step.status.to_api()
+        if status != step.written:
+            await self._io(self.hotfixes.write_status, step.body, status)
+            step.written = status
+        if step.status.phase is not None:
+            self.phases[step.key] = step.status.phase.value
+            self.metrics.set_phases(lambda: self.phases)
+
+    def _note(
+        self,
+        step: Step,
+        kind: str,
+        message: str,
+        *,
+        rule: str | None = None,
+        warning: bool = False,
+        notify: bool = False,
+    ) -> None:
+        """Timeline entry, Kubernetes Event, log line and (optionally) a war-room notification."""
+        step.status.timeline = append_timeline(step.status.timeline, step.now, kind, message, rule)
+        # Event messages must be one line.
+        self.post_event(step.body, type="Warning" if warning else "Normal", reason=kind, message=message[:1000])
+        (step.logger.warning if warning else step.logger.info)("%s: %s", kind, message)
+        if notify:
+            self.notifier.notify(step.body, step.spec, kind, message, step.logger)
+
+    def _condition(self, step: Step, type_: str, status: str, reason: str, message: str = "") -> None:
+        step.status.conditions = set_condition(
+            step.status.conditions, type_, status, reason, message, step.now, step.generation
+        )
+
+    def _set_phase(self, step: Step, phase: Phase) -> None:
+        if step.status.phase is not phase:
+            step.logger.info("phase %s -> %s", step.status.phase.value if step.status.phase else "-", phase.value)
+        step.status.phase = phase
+
+    def _escalate(self, step: Step, reason: str, message: str) -> None:
+        self._set_phase(step, Phase.ESCALATED)
+        self._condition(step, "Succeeded", "False", reason, message)
+        self.metrics.escalations.labels(reason=reason).inc()
+        self._note(step, "Escalated", f"{message}; a person must act, no further automatic action", warning=True,
+                   notify=True)  # fmt: skip
+
+    def _fail(self, step: Step, reason: str, message: str) -> None:
+        self._set_phase(step, Phase.FAILED)
+        self._condition(step, "Succeeded", "False", reason, message)
+        self._note(step, "Failed", message, warning=True)
+
+    def _prometheus_url(self, spec: HotfixSpec) -> str:
+        return spec.analysis.prometheus_url or self.config.prometheus_url
+
+    def _analysis_request(self, step: Step, active_since: datetime) -> AnalysisRequest:
+        return AnalysisRequest(
+            key=step.key,
+            targets=tuple((step.namespace, target.deployment) for target in step.spec.targets),
+            analysis=step.spec.analysis,
+            active_since=active_since.timestamp(),
+        )
+
+    async def _analyze(self, step: Step, active_since: datetime) -> AnalysisReport:
+        report = await self.scheduler.next_report(
+            self._prometheus_url(step.spec), self._analysis_request(step, active_since)
+        )
+        step.now = utcnow()
+        step.status.last_analysis = {
+            "at": datetime.fromtimestamp(report.at, UTC).isoformat(),
+            "result": report.result.value,
+            "summary": report.summary()[:2000],
+            "metrics": {
+                target: [result.model_dump(mode="json", exclude_none=True) for result in results]
+                for target, results in report.metrics.items()
+            },
+        }
+        return report
+
+
+def poll_delay(step: Step) -> float:
+    return min(max(step.spec.analysis.interval.total_seconds(), MIN_POLL_SECONDS), MAX_POLL_SECONDS)
+
+
+def health_condition(report: AnalysisReport) -> tuple[str, str, str]:
+    if report.result is AnalysisState.HEALTHY:
+        return "True", "WithinThresholds", report.summary()
+    if report.result is AnalysisState.BREACHED:
+        return "False", "ThresholdBreached", report.summary()
+    reason = "AnalysisPending" if report.result is AnalysisState.PENDING else "TelemetryMissing"
+    return "Unknown", reason, report.summary()
+
+
+def latest_value(result: Any) -> float | None:
+    return None if result is None else result.value
+
+
+def camel_case(rule: str) -> str:
+    return "".join(part.capitalize() for part in rule.split("-"))
+
+
+def duration_text(value: timedelta) -> str:
+    return format_duration(value)

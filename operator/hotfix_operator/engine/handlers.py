@@ -1,0 +1,132 @@
+"""Kopf registration: one daemon per Hotfix drives the controller; start-up wires the adapters.
+
+Thin on purpose: everything that decides lives in the controller and the pure modules below it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+from kubernetes import client, config
+
+from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, PrometheusSettings, connect
+from hotfix_operator.analysis.scheduler import AnalysisScheduler
+from hotfix_operator.api.models import GROUP, PLURAL, VERSION
+from hotfix_operator.api.status import TERMINAL_PHASES
+from hotfix_operator.engine.config import OperatorConfig
+from hotfix_operator.engine.controller import HotfixController
+from hotfix_operator.engine.metrics import OperatorMetrics
+from hotfix_operator.kube.deployments import DeploymentClient
+from hotfix_operator.kube.hotfixes import HotfixClient, HotfixGone
+from hotfix_operator.notify.notifier import Notifier
+
+# A failed step (an API hiccup, a bug) is retried after this long instead of ending the daemon.
+ERROR_RETRY_SECONDS = 5.0
+log = logging.getLogger("hotfix_operator")
+
+
+@dataclass
+class Runtime:
+    config: OperatorConfig
+    controller: HotfixController | None = None
+    hotfixes: HotfixClient | None = None
+
+
+RUNTIME = Runtime(config=OperatorConfig())
+
+
+def kubernetes_client() -> client.ApiClient:
+    """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
+    try:
+        config.load_incluster_config()
+        return client.ApiClient()
+    except config.ConfigException:
+        return config.new_client_from_config()
+
+
+def build_controller(operator_config: OperatorConfig, api_client: client.ApiClient) -> HotfixController:
+    metrics = OperatorMetrics()
+    analyzers: dict[str, PrometheusAnalyzer] = {}
+
+    def analyzer_for(url: str) -> PrometheusAnalyzer:
+        # One analyzer (and connection pool) per Prometheus: Hotfixes sharing one are batched together.
+        if url not in analyzers:
+            settings = PrometheusSettings(
+                url=url,
+                timeout_seconds=operator_config.prometheus_timeout_seconds,
+                bearer_token_file=operator_config.prometheus_bearer_token_file,
+                basic_auth_username_file=operator_config.prometheus_basic_auth_username_file,
+                basic_auth_password_file=operator_config.prometheus_basic_auth_password_file,
+                ca_file=operator_config.prometheus_ca_file,
+            )
+            analyzers[url] = PrometheusAnalyzer(connect(settings), operator_config.metric_names, metrics.observe_query)
+        return analyzers[url]
+
+    hotfixes = HotfixClient(api_client)
+    return HotfixController(
+        deployments=DeploymentClient(api_client),
+        hotfixes=hotfixes,
+        scheduler=AnalysisScheduler(analyzer_for),
+        notifier=Notifier(hotfixes.read_secret_value, operator_config.notify_timeout_seconds),
+        post_event=kopf.event,
+        metrics=metrics,
+        config=operator_config,
+    )
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_: Any) -> None:
+    settings.posting.reporting_component = "hotfix-operator"
+    settings.posting.event_name_prefix = "hotfix-"
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    # Least privilege: the operator needs no list/watch on CRDs or namespaces.
+    settings.scanning.disabled = True
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 310
+    api_client = await asyncio.to_thread(kubernetes_client)
+    RUNTIME.controller = build_controller(RUNTIME.config, api_client)
+    RUNTIME.hotfixes = RUNTIME.controller.hotfixes
+    if RUNTIME.config.metrics_port:
+        RUNTIME.controller.metrics.serve(RUNTIME.config.metrics_address, RUNTIME.config.metrics_port)
+        logger.info("serving /metrics on %s:%d", RUNTIME.config.metrics_address, RUNTIME.config.metrics_port)
+
+
+def _not_finished(status: dict[str, Any], **_: Any) -> bool:
+    return status.get("phase") not in {phase.value for phase in TERMINAL_PHASES}
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, when=_not_finished, cancellation_timeout=2.0, initial_delay=0)
+async def drive_hotfix(
+    namespace: str, name: str, stopped: kopf.DaemonStopped, logger: logging.Logger, **_: Any
+) -> None:
+    controller, hotfixes = RUNTIME.controller, RUNTIME.hotfixes
+    assert controller is not None and hotfixes is not None
+    while not stopped:
+        try:
+            body = await asyncio.to_thread(hotfixes.get, namespace, name)
+        except HotfixGone:
+            return
+        try:
+            delay = await controller.reconcile(body, logger)
+        except HotfixGone:
+            return
+        except Exception:  # one Hotfix's trouble must never take the operator (or the others) down
+            logger.exception("step failed; retrying in %.0fs", ERROR_RETRY_SECONDS)
+            delay = ERROR_RETRY_SECONDS
+        if delay is None:
+            return
+        if delay > 0:
+            await stopped.wait(delay)
+
+
+@kopf.on.probe(id="hotfixes")
+def hotfix_count(**_: Any) -> int:
+    return len(RUNTIME.controller.phases) if RUNTIME.controller else 0

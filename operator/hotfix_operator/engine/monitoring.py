@@ -1,0 +1,208 @@
+"""Monitoring and ForwardFixPending: analysis, decisions on it, and the stability checkpoints."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hotfix_operator.analysis.thresholds import ERROR_RATE, LATENCY_P95
+from hotfix_operator.analysis.verdicts import AnalysisReport
+from hotfix_operator.api.models import RollbackMode
+from hotfix_operator.api.status import AnalysisState, CheckpointRecord, DecisionRecord, HotfixStatus, Phase
+from hotfix_operator.engine.core import ControllerCore, Step, camel_case, duration_text, health_condition, latest_value
+from hotfix_operator.rules.decision import Action, Decision, Rule, decide
+from hotfix_operator.rules.lifecycle import (
+    ROLLBACK_REQUEST,
+    ROLLBACK_REQUESTED_BY,
+    build_facts,
+    due_checkpoint,
+    forward_fix_due,
+    incident_started_at,
+    is_recent_deploy,
+    judge_checkpoint,
+    outcome_of,
+)
+
+
+class MonitoringPhases(ControllerCore):
+    """Monitoring and ForwardFixPending."""
+
+    async def _images_changed(self, step: Step) -> bool:
+        """A spec update whose images the Deployments do not run yet: a forward fix to roll out.
+
+        Only a spec change (a new generation) can bring one, so the Deployments are read only then.
+        """
+        if step.status.observed_generation in (None, step.generation):
+            return False
+        for target in step.spec.targets:
+            if target.images and not await self._io(
+                self.deployments.runs_images, step.namespace, target.deployment, target.images
+            ):
+                return True
+        return False
+
+    async def _monitoring(self, step: Step) -> float | None:
+        if await self._images_changed(step):
+            self._note(step, "ForwardFixRollout", "the spec has new images: rolling them out")
+            self._set_phase(step, Phase.ROLLING_OUT)
+            return 0.0
+        requested = self._rollback_request(step)
+        if requested is not None:
+            delay = await self._act_on(step, requested, report_at=None)
+            if step.status.phase is not Phase.MONITORING and step.status.phase is not Phase.FORWARD_FIX_PENDING:
+                return delay
+        assert step.status.rollout_completed_at is not None
+        report = await self._analyze(step, step.status.rollout_completed_at)
+        if report.result is AnalysisState.BREACHED:
+            step.status.breach_since_checkpoint = True
+        self._condition(step, "Healthy", *health_condition(report))
+        decision = await self._decide(step, report.result)
+        evidence = report.summary() if report.result is not AnalysisState.HEALTHY else None
+        delay = await self._act_on(step, decision, report_at=report.at, evidence=evidence)
+        # The stability window is judged only while plainly monitoring, on an analysis that saw data:
+        # a forward-fix hold restarts it, and "pending" or "inconclusive" prove nothing either way.
+        conclusive = report.result in (AnalysisState.HEALTHY, AnalysisState.BREACHED)
+        if step.status.phase is Phase.MONITORING and conclusive:
+            return self._checkpoint(step, report)
+        return delay
+
+    def _rollback_request(self, step: Step) -> Decision | None:
+        """A rollback asked for by a person (annotation) or by a sibling Hotfix of the incident, once each."""
+        person = step.annotations.get(ROLLBACK_REQUEST)
+        sibling = step.annotations.get(ROLLBACK_REQUESTED_BY)
+        request = f"{ROLLBACK_REQUEST}={person}" if person is not None else f"{ROLLBACK_REQUESTED_BY}={sibling}"
+        if (person is None and sibling is None) or step.status.handled_rollback_request == request:
+            return None
+        step.status.handled_rollback_request = request
+        if person is not None:
+            return Decision(
+                action=Action.ROLLBACK, rule=Rule.MANUAL_REQUEST,
+                reason=f"rollback requested by {person or 'someone'} (annotation {ROLLBACK_REQUEST})",
+            )  # fmt: skip
+        return Decision(
+            action=Action.ROLLBACK,
+            rule=Rule.MULTI_SERVICE_UNCLEAR,
+            reason=f"rolled back with every recent deploy of incident {step.spec.incident.id}: {sibling}",
+        )
+
+    async def _decide(self, step: Step, analysis: AnalysisState) -> Decision:
+        fix_due_at, eta_seen = forward_fix_due(step.spec, step.status, step.now)
+        step.status.forward_fix_due_at, step.status.forward_fix_eta_seen = fix_due_at, eta_seen
+        started = incident_started_at(step.spec, step.created_at)
+        decision = decide(build_facts(step.spec, analysis, started, fix_due_at, step.now, True))
+        if decision.action in (Action.ROLLBACK, Action.ROLLBACK_ALL) and not await self._targets_present(step):
+            decision = decide(build_facts(step.spec, analysis, started, fix_due_at, step.now, False))
+        return decision
+
+    async def _targets_present(self, step: Step) -> bool:
+        for recorded in step.status.targets:
+            present = await self._io(
+                self.deployments.revision_present,
+                step.namespace, recorded.deployment, recorded.baseline_revision, recorded.baseline_replica_set,
+            )  # fmt: skip
+            if not present:
+                return False
+        return True
+
+    def _record_decision(
+        self, step: Step, decision: Decision, pending: bool, dry_run: bool, evidence: str | None = None
+    ) -> None:
+        previous = step.status.decision
+        changed = previous is None or (previous.rule, previous.action) != (decision.rule.value, decision.action.value)
+        step.status.decision = DecisionRecord(
+            action=decision.action.value,
+            rule=decision.rule.value,
+            reason=decision.reason,
+            at=step.now if changed or previous is None else previous.at,
+            pending_confirmation=pending or None,
+            dry_run=dry_run or None,
+        )
+        self._condition(step, "Decided", "True", camel_case(decision.rule.value), decision.reason)
+        if not changed:
+            return
+        self.metrics.decisions.labels(rule=decision.rule.value, action=decision.action.value).inc()
+        quiet = decision.action is Action.CONTINUE
+        suffix = " (dry run: recorded only)" if dry_run else " (waiting for a person to confirm)" if pending else ""
+        # The measured values that triggered it: the postmortem's "alert triggers".
+        seen = f" [{evidence}]" if evidence else ""
+        self._note(step, "Decision", f"{decision.action.value}: {decision.reason}{suffix}{seen}",
+                   rule=decision.rule.value, warning=not quiet, notify=not quiet)  # fmt: skip
+
+    async def _act_on(
+        self, step: Step, decision: Decision, report_at: float | None, evidence: str | None = None
+    ) -> float | None:
+        current = step.status.phase or Phase.MONITORING
+        mode = step.spec.rollback.mode
+        if decision.rule is Rule.MANUAL_REQUEST and mode is RollbackMode.MANUAL:
+            # A person's explicit request is the confirmation manual mode waits for.
+            mode = RollbackMode.AUTO
+        outcome = outcome_of(decision, mode, current)
+        self._record_decision(step, decision, outcome.pending_confirmation, outcome.dry_run, evidence)
+        if outcome.phase is Phase.ESCALATED:
+            self._escalate(step, camel_case(decision.rule.value), decision.reason)
+            return None
+        self._set_phase(step, outcome.phase)
+        if outcome.roll_back:
+            if report_at is not None and step.status.first_breach_at is None:
+                step.status.first_breach_at = datetime.fromtimestamp(report_at, UTC)
+            if outcome.roll_back_siblings:
+                await self._request_sibling_rollbacks(step, decision)
+            return 0.0
+        return 0.0
+
+    async def _request_sibling_rollbacks(self, step: Step, decision: Decision) -> None:
+        window = self.config.recent_deploy_window
+        for other in await self._io(self.hotfixes.list_all):
+            metadata = other["metadata"]
+            if (metadata["namespace"], metadata["name"]) == (step.namespace, step.name):
+                continue
+            if ((other.get("spec") or {}).get("incident") or {}).get("id") != step.spec.incident.id:
+                continue
+            status = HotfixStatus.from_api(other.get("status"))
+            if status.phase not in (Phase.MONITORING, Phase.FORWARD_FIX_PENDING):
+                continue
+            if not is_recent_deploy(status.rollout_completed_at, step.now, window):
+                continue
+            trigger = f"{step.key} ({decision.rule.value})"
+            await self._io(
+                self.hotfixes.annotate, metadata["namespace"], metadata["name"], {ROLLBACK_REQUESTED_BY: trigger}
+            )
+            self._note(step, "RollbackRequested", f"asked {metadata['namespace']}/{metadata['name']} to roll back too",
+                       rule=decision.rule.value)  # fmt: skip
+
+    def _checkpoint(self, step: Step, report: AnalysisReport) -> float | None:
+        after = due_checkpoint(step.spec, step.status, step.now)
+        if after is None:
+            return 0.0
+        baseline_targets = (step.status.baseline or {}).get("targets") or {}
+        verdicts = []
+        for target, results in report.metrics.items():
+            current = {result.metric: result for result in results}
+            baseline = baseline_targets.get(target) or {}
+            verdicts.append(
+                judge_checkpoint(
+                    baseline.get("errorRate"),
+                    baseline.get("latencyP95Ms"),
+                    latest_value(current.get(ERROR_RATE)),
+                    latest_value(current.get(LATENCY_P95)),
+                    bool(step.status.breach_since_checkpoint),
+                )
+            )
+        passed = all(verdict.passed for verdict in verdicts)
+        message = "; ".join(verdict.message for verdict in verdicts)
+        after_text = duration_text(after)
+        step.status.checkpoints = [
+            *step.status.checkpoints,
+            CheckpointRecord(after=after_text, at=step.now, result="passed" if passed else "failed", message=message),
+        ]
+        step.status.breach_since_checkpoint = False
+        self._note(step, "Checkpoint", f"checkpoint {after_text}: {'passed' if passed else 'failed'}: {message}",
+                   warning=not passed)  # fmt: skip
+        if len(step.status.checkpoints) < len(step.spec.stability.checkpoints):
+            return 0.0
+        if passed:
+            self._set_phase(step, Phase.STABLE)
+            self._condition(step, "Succeeded", "True", "Stable", f"stable through {after_text}")
+            self._note(step, "Stable", f"stable through the {after_text} window", notify=True)
+        else:
+            self._escalate(step, "NotBackToBaseline", f"not back to baseline at the {after_text} checkpoint: {message}")
+        return None

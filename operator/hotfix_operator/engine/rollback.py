@@ -1,0 +1,118 @@
+"""RollingBack and RolledBack: the undo, its verification, and watching for the template coming back."""
+
+from __future__ import annotations
+
+import time
+
+from hotfix_operator.api.status import AnalysisState, Phase
+from hotfix_operator.engine.core import MIN_POLL_SECONDS, ControllerCore, Step, duration_text, poll_delay
+from hotfix_operator.kube.rollouts import DeploymentError
+
+
+class RollbackPhases(ControllerCore):
+    """RollingBack and RolledBack."""
+
+    async def _rolling_back(self, step: Step) -> float | None:
+        if step.status.rollback_completed_at is not None:
+            return await self._verify_rollback(step)
+        if step.status.rollback_started_at is None:
+            step.status.rollback_started_at = step.now
+            self._condition(
+                step, "Healthy", "False", "RollingBack", step.status.decision.reason if step.status.decision else ""
+            )
+        for recorded in step.status.targets:
+            if recorded.undone_to_revision is not None:
+                continue
+            # Write the intent first: a restart between here and the patch finds it and re-checks, and the
+            # undo itself is skipped when the Deployment already runs the recorded template.
+            resumed = recorded.undo_requested_at is not None
+            recorded.undo_requested_at = recorded.undo_requested_at or step.now
+            await self._save(step)
+            try:
+                result = await self._io(
+                    self.deployments.undo,
+                    step.namespace, recorded.deployment, recorded.baseline_revision, recorded.baseline_replica_set,
+                )  # fmt: skip
+            except DeploymentError as error:
+                self._escalate(step, "RollbackFailed", f"undo of {recorded.deployment} failed: {error}")
+                return None
+            recorded.undo_skipped, recorded.undone_to_revision = result.skipped, result.to_revision
+            if not result.skipped:
+                self.metrics.rollbacks.inc()
+                if step.status.first_breach_at is not None:
+                    self.metrics.breach_to_action.observe(
+                        max(time.time() - step.status.first_breach_at.timestamp(), 0.0)
+                    )
+            if not result.skipped:
+                outcome = ""
+            elif resumed:
+                outcome = " (applied before the operator restarted)"
+            else:
+                outcome = " (skipped: it already runs that revision)"
+            self._note(step, "RollbackPatched",
+                       f"{recorded.deployment}: undo to revision {recorded.baseline_revision} "
+                       f"({recorded.baseline_replica_set}){outcome}",
+                       rule=step.status.decision.rule if step.status.decision else None)  # fmt: skip
+        waiting = []
+        for recorded in step.status.targets:
+            try:
+                rollout = await self._io(self.deployments.status, step.namespace, recorded.deployment)
+            except DeploymentError as error:
+                self._escalate(step, "RollbackFailed", f"rollback of {recorded.deployment} failed: {error}")
+                return None
+            if not rollout.done:
+                waiting.append(rollout.message)
+        if waiting:
+            assert step.status.rollback_started_at is not None
+            if step.now - step.status.rollback_started_at > step.spec.rollback.timeout:
+                self._escalate(
+                    step,
+                    "RollbackTimedOut",
+                    f"rollback did not complete within {duration_text(step.spec.rollback.timeout)}: "
+                    + "; ".join(waiting),
+                )
+                return None
+            return poll_delay(step)
+        step.status.rollback_completed_at = step.now
+        self._note(step, "RollbackComplete",
+                   f"Deployments back on their recorded revisions; verifying recovery for "
+                   f"{duration_text(step.spec.rollback.verify_for)}")  # fmt: skip
+        return 0.0
+
+    async def _verify_rollback(self, step: Step) -> float | None:
+        assert step.status.rollback_completed_at is not None
+        report = await self._analyze(step, step.status.rollback_completed_at)
+        if report.result is AnalysisState.BREACHED:
+            self._escalate(
+                step, "RollbackDidNotRecover", f"metrics still breach after the rollback: {report.summary()}"
+            )
+            return None
+        if step.now - step.status.rollback_completed_at < step.spec.rollback.verify_for:
+            return 0.0
+        for recorded in step.status.targets:
+            recorded.undone_to_revision = await self._io(
+                self.deployments.deployed_revision, step.namespace, recorded.deployment
+            )
+        self._set_phase(step, Phase.ROLLED_BACK)
+        self._condition(step, "Healthy", "True", "Recovered", f"no breach since the undo: {report.summary()}")
+        self._condition(
+            step, "Succeeded", "False", "RolledBack", step.status.decision.reason if step.status.decision else ""
+        )
+        verified = duration_text(step.spec.rollback.verify_for)
+        self._note(step, "RolledBack", f"rolled back; no threshold breached in the {verified} after the undo",
+                   notify=True)  # fmt: skip
+        return 0.0
+
+    async def _rolled_back(self, step: Step) -> float | None:
+        """Watch for the rolled-back template coming back (a GitOps sync): escalate once, never fight."""
+        for recorded in step.status.targets:
+            revision = await self._io(self.deployments.deployed_revision, step.namespace, recorded.deployment)
+            if recorded.undone_to_revision is not None and revision > recorded.undone_to_revision:
+                self._escalate(
+                    step,
+                    "TemplateReapplied",
+                    f"{recorded.deployment} changed again after the rollback (revision {revision}); "
+                    "something re-applied a template, the operator will not fight it",
+                )
+                return None
+        return max(step.spec.analysis.interval.total_seconds(), MIN_POLL_SECONDS)

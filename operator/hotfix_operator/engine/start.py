@@ -1,0 +1,134 @@
+"""Before monitoring: recording the rollback targets, approval, and rolling the change out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hotfix_operator.analysis.prometheus import capture_baseline
+from hotfix_operator.api.status import Phase, TargetStatus
+from hotfix_operator.engine.core import ControllerCore, Step, poll_delay
+from hotfix_operator.kube.rollouts import ConcurrentModification, DeploymentError, RolloutFailed, RolloutInProgress
+from hotfix_operator.rules.lifecycle import APPROVED_BY
+
+
+class StartPhases(ControllerCore):
+    """Pending, AwaitingApproval and RollingOut."""
+
+    async def _record_targets(self, step: Step) -> float | None:
+        """Record each Deployment's current revision as its rollback target; a delay when not possible now."""
+        targets = []
+        for target in step.spec.targets:
+            try:
+                recorded = await self._io(self.deployments.record_revision, step.namespace, target.deployment)
+            except RolloutInProgress as error:
+                # A Deployment created a moment ago has no ReplicaSet yet: wait for it, do not fail.
+                self._condition(step, "RolledOut", "Unknown", "WaitingForDeployment", str(error))
+                return poll_delay(step)
+            except DeploymentError as error:
+                self._fail(step, "TargetNotActionable", f"target {target.deployment}: {error}")
+                return None
+            targets.append(
+                TargetStatus(
+                    deployment=target.deployment,
+                    baseline_revision=recorded.revision,
+                    baseline_replica_set=recorded.replica_set,
+                )
+            )
+        step.status.targets = targets
+        return 0.0
+
+    async def _pending(self, step: Step) -> float | None:
+        not_now = await self._record_targets(step)
+        if not_now is None or not_now > 0:
+            return not_now
+        step.status.baseline = await self._baseline(step)
+        for condition in ("RolledOut", "Healthy", "Decided", "Succeeded"):
+            self._condition(step, condition, "Unknown", "Pending")
+        recorded_text = ", ".join(f"{t.deployment}@{t.baseline_revision}" for t in step.status.targets)
+        self._note(step, "BaselineRecorded", f"rollback targets recorded: {recorded_text}")
+        if step.spec.approval.required:
+            self._condition(step, "Approved", "False", "AwaitingApproval", f"annotate {APPROVED_BY}=<name> to approve")
+            self._set_phase(step, Phase.AWAITING_APPROVAL)
+        else:
+            self._condition(step, "Approved", "True", "NotRequired")
+            self._set_phase(step, Phase.ROLLING_OUT)
+        return 0.0
+
+    async def _baseline(self, step: Step) -> dict[str, Any]:
+        """Pre-hotfix error rate and p95, for the checkpoints; an unreachable Prometheus leaves it empty."""
+        url = self._prometheus_url(step.spec)
+        if not url:
+            return {}
+        window = step.spec.analysis.error_rate.for_
+        targets = [(step.namespace, target.deployment) for target in step.spec.targets]
+        try:
+            baselines = await self._io(capture_baseline, self.scheduler.analyzer_for(url), targets, window)
+        except Exception as error:  # a baseline is nice to have; its absence must not stop a hotfix
+            step.logger.warning("baseline not captured: %s", error)
+            return {}
+        return {
+            "capturedAt": step.now.isoformat(),
+            "window": window.total_seconds(),
+            "targets": {
+                target: {"errorRate": value.error_rate, "latencyP95Ms": value.latency_p95_ms}
+                for target, value in baselines.items()
+            },
+        }
+
+    async def _awaiting_approval(self, step: Step) -> float | None:
+        approver = step.annotations.get(APPROVED_BY)
+        if not approver:
+            return poll_delay(step)
+        # The Deployments may have moved on while waiting: the rollback target is what runs right now.
+        not_now = await self._record_targets(step)
+        if not_now is None or not_now > 0:
+            return not_now
+        self._condition(step, "Approved", "True", "Approved", f"approved by {approver}")
+        recorded_text = ", ".join(f"{t.deployment}@{t.baseline_revision}" for t in step.status.targets)
+        self._note(step, "Approved", f"approved by {approver}; rollback targets: {recorded_text}")
+        self._set_phase(step, Phase.ROLLING_OUT)
+        return 0.0
+
+    async def _rolling_out(self, step: Step) -> float | None:
+        waiting = []
+        for target in step.spec.targets:
+            recorded = step.status.target(target.deployment)
+            assert recorded is not None
+            try:
+                if target.images is not None:
+                    if await self._io(self.deployments.apply_images, step.namespace, target.deployment, target.images):
+                        images = ", ".join(f"{c}={i}" for c, i in sorted(target.images.items()))
+                        self._note(step, "RolloutStarted", f"{target.deployment}: set {images}")
+                else:
+                    revision = await self._io(self.deployments.deployed_revision, step.namespace, target.deployment)
+                    if revision <= recorded.baseline_revision:
+                        waiting.append(f"{target.deployment}: waiting for the change to be applied (observe mode)")
+                        continue
+                rollout = await self._io(self.deployments.status, step.namespace, target.deployment)
+            except ConcurrentModification as error:
+                step.logger.info("retrying: %s", error)
+                return poll_delay(step)
+            except RolloutFailed as error:
+                self._escalate(step, "RolloutFailed", str(error))
+                return None
+            except DeploymentError as error:
+                self._fail(step, "TargetNotActionable", f"target {target.deployment}: {error}")
+                return None
+            if not rollout.done:
+                waiting.append(rollout.message)
+        if waiting:
+            self._condition(step, "RolledOut", "False", "InProgress", "; ".join(waiting))
+            return poll_delay(step)
+        for recorded in step.status.targets:
+            current = await self._io(self.deployments.record_revision, step.namespace, recorded.deployment)
+            recorded.hotfix_revision, recorded.hotfix_replica_set = current.revision, current.replica_set
+            recorded.rollout_completed_at = step.now
+        step.status.rollout_completed_at = step.now
+        # A forward fix that rolls out again starts its stability window afresh.
+        step.status.checkpoints = []
+        step.status.breach_since_checkpoint = False
+        revisions = ", ".join(f"{t.deployment}@{t.hotfix_revision}" for t in step.status.targets)
+        self._condition(step, "RolledOut", "True", "RolloutComplete", revisions)
+        self._note(step, "RolledOut", f"rollout complete: {revisions}; monitoring the temporary alert thresholds")
+        self._set_phase(step, Phase.MONITORING)
+        return 0.0

@@ -1,0 +1,212 @@
+"""The Kubernetes adapter for every action on a Deployment: read, record, patch images, wait, undo.
+
+Thin on purpose: it fetches raw JSON, asks ``deployment_rollouts`` what to do, and sends the patch.
+Synchronous (the ``kubernetes`` client is); the operator calls it off the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from hotfix_operator.kube.rollouts import (
+    ConcurrentModification,
+    DeploymentError,
+    DeploymentNotFound,
+    Revision,
+    RolloutStatus,
+    RolloutTimeout,
+    check_can_record,
+    current_revision,
+    describe,
+    find_revision,
+    image_patch,
+    images_applied,
+    label_selector,
+    revision_of,
+    rollout_status,
+    templates_equal,
+    undo_patch,
+)
+
+
+@dataclass(frozen=True)
+class RecordedRevision:
+    """Where a Deployment stood before a hotfix: the revision to return to."""
+
+    deployment: str
+    revision: int
+    replica_set: str
+
+
+@dataclass(frozen=True)
+class UndoPlan:
+    deployment: dict[str, Any]
+    target: Revision
+    # kubectl skips the undo when the Deployment already runs that template: nothing to do, nothing done.
+    already_there: bool
+
+
+@dataclass(frozen=True)
+class UndoResult:
+    deployment: str
+    to_revision: int
+    skipped: bool
+
+
+def _api_error(error: ApiException, what: str) -> DeploymentError:
+    try:
+        message = json.loads(error.body or "{}").get("message") or error.reason
+    except ValueError:
+        message = error.reason
+    return DeploymentError(f"{what}: the API server answered {error.status}: {message}")
+
+
+class DeploymentClient:
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self.apps = client.AppsV1Api(api_client)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, namespace: str, name: str) -> dict[str, Any]:
+        try:
+            response = self.apps.read_namespaced_deployment(name, namespace, _preload_content=False)
+        except ApiException as error:
+            if error.status == 404:
+                raise DeploymentNotFound(f'deployment "{namespace}/{name}" not found') from None
+            raise _api_error(error, f'reading deployment "{namespace}/{name}"') from None
+        return json.loads(response.data)
+
+    def replica_sets(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
+        namespace = deployment["metadata"]["namespace"]
+        items: list[dict[str, Any]] = []
+        token = None
+        while True:
+            try:
+                response = self.apps.list_namespaced_replica_set(
+                    namespace, label_selector=label_selector(deployment), limit=500, _continue=token,
+                    _preload_content=False,
+                )  # fmt: skip
+            except ApiException as error:
+                raise _api_error(error, f"listing the ReplicaSets of {describe(deployment)}") from None
+            page = json.loads(response.data)
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+
+    def record_revision(self, namespace: str, name: str) -> RecordedRevision:
+        """The revision the Deployment runs now, refusing Deployments that could not be returned to."""
+        deployment = self.get(namespace, name)
+        check_can_record(deployment)
+        revision = current_revision(deployment, self.replica_sets(deployment))
+        return RecordedRevision(deployment=name, revision=revision.number, replica_set=revision.name)
+
+    def revision_present(self, namespace: str, name: str, number: int, replica_set: str | None = None) -> bool:
+        deployment = self.get(namespace, name)
+        try:
+            find_revision(deployment, self.replica_sets(deployment), number, replica_set)
+        except DeploymentError:
+            return False
+        return True
+
+    def runs_images(self, namespace: str, name: str, images: dict[str, str]) -> bool:
+        """Whether the Deployment's template already carries these images."""
+        return images_applied(self.get(namespace, name), images)
+
+    def deployed_revision(self, namespace: str, name: str) -> int:
+        """The revision the deployment controller has stamped on the Deployment (0 before the first)."""
+        return revision_of(self.get(namespace, name)) or 0
+
+    # -- rolling out -----------------------------------------------------------------------
+
+    def apply_images(self, namespace: str, name: str, images: dict[str, str]) -> bool:
+        """Set the hotfix's images; False when they are already set (a repeat call patches nothing)."""
+        deployment = self.get(namespace, name)
+        check_can_record(deployment)
+        if images_applied(deployment, images):
+            return False
+        patch = image_patch(deployment, images)
+        self._json_patch(deployment, patch, "setting the hotfix images on")
+        return True
+
+    def status(self, namespace: str, name: str) -> RolloutStatus:
+        return rollout_status(self.get(namespace, name))
+
+    def wait_for_rollout(
+        self,
+        namespace: str,
+        name: str,
+        timeout: float,
+        poll_interval: float = 0.5,
+        on_progress: Callable[[str], None] | None = None,
+    ) -> RolloutStatus:
+        """Block until the rollout completes, as ``kubectl rollout status --timeout`` does."""
+        deadline = time.monotonic() + timeout
+        last_message = ""
+        while True:
+            status = self.status(namespace, name)
+            if status.done:
+                return status
+            if on_progress is not None and status.message != last_message:
+                on_progress(status.message)
+            last_message = status.message
+            if time.monotonic() >= deadline:
+                raise RolloutTimeout(f"timed out after {timeout:.0f}s: {status.message}")
+            time.sleep(poll_interval)
+
+    # -- undoing ---------------------------------------------------------------------------
+
+    def plan_undo(self, namespace: str, name: str, to_revision: int, replica_set: str | None = None) -> UndoPlan:
+        deployment = self.get(namespace, name)
+        if (deployment.get("spec") or {}).get("paused"):
+            raise DeploymentError(f"you cannot roll back a paused {describe(deployment)}; resume it first")
+        target = find_revision(deployment, self.replica_sets(deployment), to_revision, replica_set)
+        already_there = templates_equal(target.template, deployment["spec"]["template"])
+        return UndoPlan(deployment=deployment, target=target, already_there=already_there)
+
+    def execute_undo(self, plan: UndoPlan) -> UndoResult:
+        name = plan.deployment["metadata"]["name"]
+        if not plan.already_there:
+            self._json_patch(plan.deployment, undo_patch(plan.deployment, plan.target), "rolling back")
+        return UndoResult(deployment=name, to_revision=plan.target.number, skipped=plan.already_there)
+
+    def undo(self, namespace: str, name: str, to_revision: int, replica_set: str | None = None) -> UndoResult:
+        """``kubectl rollout undo --to-revision``; a no-op when the Deployment already runs it.
+
+        Pass the recorded ``replica_set`` so that a repeated call finds the same target after the
+        first undo renumbered it, and then does nothing.
+        """
+        return self.execute_undo(self.plan_undo(namespace, name, to_revision, replica_set))
+
+    def _json_patch(self, deployment: dict[str, Any], patch: list[dict[str, Any]], doing: str) -> None:
+        metadata = deployment["metadata"]
+        try:
+            self.apps.patch_namespaced_deployment(
+                metadata["name"], metadata["namespace"], patch, _preload_content=False
+            )
+        except ApiException as error:
+            # A failed JSON-patch `test` comes back as a bare 422 without details, so look again:
+            # a Deployment that moved on since it was read is a concurrent write, anything else is not.
+            if error.status in (409, 422) and self._changed_since(deployment):
+                raise ConcurrentModification(
+                    f"{doing} {describe(deployment)} refused: it was changed by someone else since it was read "
+                    f"(resourceVersion {metadata.get('resourceVersion')}); nothing was changed, look again"
+                ) from None
+            if error.status == 404:
+                raise DeploymentNotFound(f"{describe(deployment)} was deleted while {doing} it") from None
+            raise _api_error(error, f"{doing} {describe(deployment)}") from None
+
+    def _changed_since(self, deployment: dict[str, Any]) -> bool:
+        metadata = deployment["metadata"]
+        try:
+            current = self.get(metadata["namespace"], metadata["name"])
+        except DeploymentNotFound:
+            return False
+        return current["metadata"]["resourceVersion"] != metadata["resourceVersion"]

@@ -1,0 +1,59 @@
+"""The Kubernetes adapter for Hotfix objects themselves: read, write status, annotate, list siblings."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from hotfix_operator.api.models import GROUP, PLURAL, VERSION
+
+
+class HotfixGone(Exception):
+    """The Hotfix was deleted while it was being handled."""
+
+
+class HotfixClient:
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self.custom = client.CustomObjectsApi(api_client)
+        self.core = client.CoreV1Api(api_client)
+
+    def get(self, namespace: str, name: str) -> dict[str, Any]:
+        try:
+            return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+        except ApiException as error:
+            if error.status == 404:
+                raise HotfixGone(f"hotfix {namespace}/{name} is gone") from None
+            raise
+
+    def write_status(self, body: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+        """Replace the whole status (lists and nested fields included), returning the updated object."""
+        metadata = body["metadata"]
+        try:
+            return self.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, metadata["namespace"], PLURAL, metadata["name"],
+                [{"op": "add", "path": "/status", "value": status}],
+                _content_type="application/json-patch+json",
+            )  # fmt: skip
+        except ApiException as error:
+            if error.status == 404:
+                raise HotfixGone(f"hotfix {metadata['namespace']}/{metadata['name']} is gone") from None
+            raise
+
+    def annotate(self, namespace: str, name: str, annotations: dict[str, str | None]) -> None:
+        self.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name, {"metadata": {"annotations": annotations}}
+        )
+
+    def list_all(self) -> list[dict[str, Any]]:
+        return self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL).get("items", [])
+
+    def read_secret_value(self, namespace: str, name: str, key: str) -> str:
+        secret = self.core.read_namespaced_secret(name, namespace, _preload_content=False)
+        data = json.loads(secret.data).get("data") or {}
+        if key not in data:
+            raise KeyError(f"secret {namespace}/{name} has no key {key!r}")
+        return base64.b64decode(data[key]).decode().strip()

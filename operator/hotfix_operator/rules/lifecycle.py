@@ -1,0 +1,140 @@
+"""The lifecycle's rules, as pure functions of the spec, the status and the time.
+
+The controller asks these what to do and records the answers in ``status``; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from hotfix_operator.api.durations import format_duration
+from hotfix_operator.api.models import HotfixSpec, RollbackMode, RootCause
+from hotfix_operator.api.status import AnalysisState, HotfixStatus, Phase
+from hotfix_operator.rules.decision import Action, Decision, Facts
+
+# Annotations people and pipelines set (kubectl annotate, GitOps, the kubectl plugin).
+APPROVED_BY = "hotfix.dev/approved-by"
+ROLLBACK_REQUEST = "hotfix.dev/rollback"
+ABORT_REQUEST = "hotfix.dev/abort"
+# Set by the operator on sibling Hotfixes of an incident it rolls back as a whole (rollback-all).
+ROLLBACK_REQUESTED_BY = "hotfix.dev/rollback-requested-by"
+
+# Back to baseline: error rate and p95 may be this much worse than before the hotfix and still count.
+ERROR_RATE_TOLERANCE = 0.001  # absolute: 0.1 percentage points
+LATENCY_TOLERANCE = 1.2  # relative: 20 % slower
+
+
+def incident_started_at(spec: HotfixSpec, created_at: datetime) -> datetime:
+    return spec.incident.started_at or created_at
+
+
+def forward_fix_due(spec: HotfixSpec, status: HotfixStatus, now: datetime) -> tuple[datetime | None, str | None]:
+    """When the promised fix is due. The ETA counts from when the operator first saw it (or saw it change)."""
+    eta = spec.incident.forward_fix_eta
+    if eta is None or spec.incident.root_cause is not RootCause.KNOWN:
+        return None, None
+    seen = format_duration(eta)
+    if status.forward_fix_due_at is not None and status.forward_fix_eta_seen == seen:
+        return status.forward_fix_due_at, seen
+    return now + eta, seen
+
+
+def build_facts(
+    spec: HotfixSpec,
+    analysis: AnalysisState,
+    incident_started: datetime,
+    fix_due_at: datetime | None,
+    now: datetime,
+    rollback_target_present: bool,
+) -> Facts:
+    return Facts(
+        analysis=analysis,
+        on_missing_data=spec.analysis.on_missing_data,
+        root_cause=spec.incident.root_cause,
+        forward_fix_eta_in=(fix_due_at - now) if fix_due_at is not None else None,
+        incident_age=max(now - incident_started, timedelta(0)),
+        rollback_loses_data=spec.safety.rollback_loses_data,
+        migrations=spec.safety.migrations,
+        external_dependencies_compatible=spec.safety.external_dependencies_compatible,
+        affected_services=spec.affected_services(),
+        culprit=spec.incident.culprit or None,
+        rollback_target_present=rollback_target_present,
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a decision means for the lifecycle under the Hotfix's rollback mode."""
+
+    phase: Phase
+    roll_back: bool  # undo this Hotfix's targets now
+    roll_back_siblings: bool  # also ask the incident's other recent Hotfixes to roll back
+    pending_confirmation: bool = False
+    dry_run: bool = False
+
+
+def outcome_of(decision: Decision, mode: RollbackMode, current: Phase) -> Outcome:
+    action = decision.action
+    if action in (Action.ROLLBACK, Action.ROLLBACK_ALL):
+        siblings = action is Action.ROLLBACK_ALL
+        if mode is RollbackMode.DRY_RUN:
+            return Outcome(current, roll_back=False, roll_back_siblings=False, dry_run=True)
+        if mode is RollbackMode.MANUAL:
+            return Outcome(current, roll_back=False, roll_back_siblings=False, pending_confirmation=True)
+        return Outcome(Phase.ROLLING_BACK, roll_back=True, roll_back_siblings=siblings)
+    if action is Action.FORWARD_FIX:
+        return Outcome(Phase.FORWARD_FIX_PENDING, roll_back=False, roll_back_siblings=False)
+    if action is Action.ESCALATE:
+        return Outcome(Phase.ESCALATED, roll_back=False, roll_back_siblings=False)
+    # continue or hold: keep monitoring; a healthy forward-fix hold returns to plain monitoring.
+    return Outcome(Phase.MONITORING, roll_back=False, roll_back_siblings=False)
+
+
+def due_checkpoint(spec: HotfixSpec, status: HotfixStatus, now: datetime) -> timedelta | None:
+    """The next stability checkpoint that has come due and is not yet recorded."""
+    if status.rollout_completed_at is None:
+        return None
+    elapsed = now - status.rollout_completed_at
+    recorded = len(status.checkpoints)
+    checkpoints = spec.stability.checkpoints
+    if recorded < len(checkpoints) and elapsed >= checkpoints[recorded]:
+        return checkpoints[recorded]
+    return None
+
+
+@dataclass(frozen=True)
+class CheckpointVerdict:
+    passed: bool
+    message: str
+
+
+def judge_checkpoint(
+    baseline_error_rate: float | None,
+    baseline_p95_ms: float | None,
+    current_error_rate: float | None,
+    current_p95_ms: float | None,
+    breached_since_last: bool,
+) -> CheckpointVerdict:
+    """Back to baseline (within tolerance) and no breach since the last checkpoint."""
+    problems = []
+    if breached_since_last:
+        problems.append("a threshold was breached since the last checkpoint")
+    error_rate_known = baseline_error_rate is not None and current_error_rate is not None
+    if error_rate_known and current_error_rate > baseline_error_rate + ERROR_RATE_TOLERANCE:  # type: ignore[operator]
+        problems.append(
+            f"error rate {current_error_rate * 100:.2f}% is above the baseline {baseline_error_rate * 100:.2f}%"  # type: ignore[operator]
+        )
+    latency_known = baseline_p95_ms is not None and current_p95_ms is not None
+    if latency_known and current_p95_ms > baseline_p95_ms * LATENCY_TOLERANCE:  # type: ignore[operator]
+        problems.append(f"p95 {current_p95_ms:.0f} ms is above the baseline {baseline_p95_ms:.0f} ms")
+    if problems:
+        return CheckpointVerdict(False, "; ".join(problems))
+    if current_error_rate is None and current_p95_ms is None:
+        return CheckpointVerdict(True, "no breach since the last checkpoint (no current values to compare)")
+    return CheckpointVerdict(True, "back to baseline, no breach since the last checkpoint")
+
+
+def is_recent_deploy(completed_at: datetime | None, now: datetime, window: timedelta) -> bool:
+    """A rollout counts as a recent deploy of the incident when it completed within the window."""
+    return completed_at is not None and now - completed_at <= window

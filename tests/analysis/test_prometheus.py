@@ -1,0 +1,189 @@
+"""Threshold analysis against a real Prometheus, with exact timing from a backfilled history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from hotfix_operator.analysis.prometheus import (
+    PrometheusAnalyzer,
+    PrometheusSettings,
+    capture_baseline,
+    connect,
+)
+from hotfix_operator.analysis.queries import AnalysisRequest
+from hotfix_operator.analysis.thresholds import CRASH_FREE_SESSIONS, ERROR_RATE, LATENCY_P95
+from hotfix_operator.api.models import Analysis
+from hotfix_operator.api.status import AnalysisState
+from hotfix_operator.testbed.processes import free_port
+from prometheus_history import NAMESPACE, BackfilledPrometheus
+
+
+def request(deployment: str, now: int, ran_for: float = 7200, **analysis: Any) -> AnalysisRequest:
+    return AnalysisRequest(
+        key=f"{NAMESPACE}/{deployment}-hotfix",
+        targets=((NAMESPACE, deployment),),
+        analysis=Analysis.model_validate(analysis),
+        active_since=now - ran_for,
+    )
+
+
+def metric_state(analyzer: PrometheusAnalyzer, req: AnalysisRequest, now: int, metric: str) -> tuple[str, str]:
+    report = analyzer.analyze([req], now=now)[req.key]
+    result = next(r for r in report.metrics[f"{NAMESPACE}/{req.targets[0][1]}"] if r.metric == metric)
+    return result.state, result.reason
+
+
+@pytest.fixture(scope="module")
+def analyzer(backfilled_prometheus: BackfilledPrometheus) -> PrometheusAnalyzer:
+    return PrometheusAnalyzer(connect(PrometheusSettings(url=backfilled_prometheus.url)))
+
+
+@pytest.mark.parametrize(
+    ("deployment", "metric", "expected"),
+    [
+        ("err-whole", ERROR_RATE, AnalysisState.BREACHED),
+        ("err-under", ERROR_RATE, AnalysisState.HEALTHY),
+        ("err-below", ERROR_RATE, AnalysisState.HEALTHY),
+        ("lat-three", LATENCY_P95, AnalysisState.BREACHED),
+        ("lat-two", LATENCY_P95, AnalysisState.HEALTHY),
+        ("crash-bad", CRASH_FREE_SESSIONS, AnalysisState.BREACHED),
+        ("crash-few", CRASH_FREE_SESSIONS, AnalysisState.PENDING),
+        ("healthy", CRASH_FREE_SESSIONS, AnalysisState.HEALTHY),
+    ],
+)
+def test_threshold_semantics_on_real_prometheus(
+    analyzer: PrometheusAnalyzer, backfilled_prometheus: BackfilledPrometheus, deployment: str, metric: str,
+    expected: AnalysisState,
+) -> None:  # fmt: skip
+    now = backfilled_prometheus.now
+    state, reason = metric_state(analyzer, request(deployment, now), now, metric)
+    assert state == expected, reason
+
+
+def test_breach_reports_value_threshold_and_range(
+    analyzer: PrometheusAnalyzer, backfilled_prometheus: BackfilledPrometheus
+) -> None:
+    now = backfilled_prometheus.now
+    report = analyzer.analyze([request("err-whole", now)], now=now)[f"{NAMESPACE}/err-whole-hotfix"]
+    assert report.result == AnalysisState.BREACHED
+    [(target, breach)] = report.breaches()
+    assert target == f"{NAMESPACE}/err-whole"
+    assert breach.value == pytest.approx(0.012, rel=0.02)
+    assert breach.threshold == 0.01
+    assert (breach.window_start, breach.window_end) == (now - 300, now)
+
+
+def test_pending_while_the_hotfix_is_younger_than_the_window(
+    analyzer: PrometheusAnalyzer, backfilled_prometheus: BackfilledPrometheus
+) -> None:
+    now = backfilled_prometheus.now
+    state, _ = metric_state(analyzer, request("err-whole", now, ran_for=240), now, ERROR_RATE)
+    assert state == AnalysisState.PENDING
+
+
+def test_crash_free_window_is_clipped_to_the_time_since_rollout(
+    analyzer: PrometheusAnalyzer, backfilled_prometheus: BackfilledPrometheus
+) -> None:
+    now = backfilled_prometheus.now
+    # 50 sessions in 30 minutes, so 5 minutes hold far fewer than the 100 needed.
+    state, reason = metric_state(analyzer, request("crash-few", now, ran_for=300), now, CRASH_FREE_SESSIONS)
+    assert state == AnalysisState.PENDING
+    assert "in the last 5m" in reason
+
+
+@pytest.mark.parametrize(
+    ("override", "reason"),
+    [
+        ('sum(rate(http_requests_total{namespace="{{namespace}}"}[1m])', "Prometheus refused the query (bad_data)"),
+        ('sum(rate(no_such_metric{deployment="{{deployment}}"}[1m]))', "no series"),
+    ],
+)
+def test_broken_queries_are_inconclusive_with_the_reason(
+    analyzer: PrometheusAnalyzer, backfilled_prometheus: BackfilledPrometheus, override: str, reason: str
+) -> None:
+    now = backfilled_prometheus.now
+    req = request("healthy", now, errorRate={"query": override})
+    state, why = metric_state(analyzer, req, now, ERROR_RATE)
+    assert state == AnalysisState.INCONCLUSIVE
+    assert reason in why
+
+
+def test_stopped_prometheus_is_inconclusive(backfilled_prometheus: BackfilledPrometheus) -> None:
+    now = backfilled_prometheus.now
+    unreachable = PrometheusAnalyzer(
+        connect(PrometheusSettings(url=f"http://127.0.0.1:{free_port()}", timeout_seconds=2))
+    )
+    report = unreachable.analyze([request("err-whole", now)], now=now)[f"{NAMESPACE}/err-whole-hotfix"]
+    assert report.result == AnalysisState.INCONCLUSIVE
+    assert all("Prometheus is unreachable" in r.reason for rs in report.metrics.values() for r in rs)
+
+
+def test_override_query_is_used_and_templated(
+    analyzer: PrometheusAnalyzer, backfilled_prometheus: BackfilledPrometheus
+) -> None:
+    now = backfilled_prometheus.now
+    override = (
+        'sum(rate(http_requests_total{namespace="{{namespace}}",deployment="{{deployment}}",code="500"}[{{window}}]))'
+        ' / sum(rate(http_requests_total{namespace="{{namespace}}",deployment="{{deployment}}"}[{{window}}]))'
+    )
+    req = request("err-whole", now, interval="1m", errorRate={"query": override})
+    state, _ = metric_state(analyzer, req, now, ERROR_RATE)
+    assert state == AnalysisState.BREACHED
+
+
+def test_batched_and_unbatched_agree_and_batching_keeps_query_count_flat(
+    backfilled_prometheus: BackfilledPrometheus,
+) -> None:
+    now = backfilled_prometheus.now
+    from prometheus_history import BEHAVIOURS
+
+    requests_ = [request(deployment, now) for deployment in BEHAVIOURS]
+    batched_analyzer = PrometheusAnalyzer(connect(PrometheusSettings(url=backfilled_prometheus.url)))
+    batched = batched_analyzer.analyze(requests_, now=now)
+    assert batched_analyzer.stats.queries == 4  # error rate, latency, sessions, crashed sessions
+    single_analyzer = PrometheusAnalyzer(connect(PrometheusSettings(url=backfilled_prometheus.url)))
+    for req in requests_:
+        alone = single_analyzer.analyze([req], now=now)[req.key]
+        assert alone == batched[req.key]
+    assert single_analyzer.stats.queries == 4 * len(requests_)
+
+
+def test_baseline_capture(analyzer: PrometheusAnalyzer, backfilled_prometheus: BackfilledPrometheus) -> None:
+    now = backfilled_prometheus.now
+    baselines = capture_baseline(
+        analyzer, [(NAMESPACE, "err-below"), (NAMESPACE, "lat-three"), (NAMESPACE, "ghost")], timedelta(minutes=5),
+        at=now - 1800,
+    )  # fmt: skip
+    assert baselines[f"{NAMESPACE}/err-below"].error_rate == pytest.approx(0.009, rel=0.02)
+    assert 200 < (baselines[f"{NAMESPACE}/lat-three"].latency_p95_ms or 0) <= 300
+    assert baselines[f"{NAMESPACE}/ghost"].error_rate is None
+
+
+def test_analyze_command(backfilled_prometheus: BackfilledPrometheus, tmp_path: Any) -> None:
+    """`hotfix-operator analyze` prints one line per threshold; the live data is an hour old, so none."""
+    import io
+
+    import yaml
+
+    from hotfix_operator.cli.main import main
+
+    manifest = tmp_path / "hotfix.yaml"
+    manifest.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "hotfix.dev/v1alpha1",
+                "kind": "Hotfix",
+                "metadata": {"name": "h", "namespace": NAMESPACE},
+                "spec": {"incident": {"id": "INC-1", "severity": "SEV1"}, "targets": [{"deployment": "err-whole"}]},
+            }
+        )
+    )
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["analyze", "-f", str(manifest), "--prometheus", backfilled_prometheus.url], stdout=out, stderr=err)
+    assert code == 0, err.getvalue()
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"{NAMESPACE}/h: inconclusive"
+    assert len(lines) == 4

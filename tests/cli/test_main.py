@@ -1,0 +1,85 @@
+"""``hotfix-operator decide`` and ``validate`` as an SRE runs them."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from decision_table import TABLE
+from hotfix_corpus import INVALID, VALID
+from hotfix_operator.cli.main import main
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def run(argv: list[str], stdin: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, stdin=io.StringIO(stdin), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize(("facts", "action", "rule"), [row[1:] for row in TABLE], ids=[row[0] for row in TABLE])
+def test_decide_answers_every_rule(facts: dict, action: str, rule: str) -> None:
+    code, out, _ = run(["decide"], json.dumps(facts))
+    assert code == 0
+    answer = json.loads(out)
+    assert (answer["action"], answer["rule"]) == (action, rule)
+    assert set(answer) == {"action", "rule", "reason"}
+
+
+def test_decide_reads_yaml() -> None:
+    code, out, _ = run(["decide"], "analysis: breached\nmigrations: irreversible\n")
+    assert code == 0
+    assert json.loads(out)["rule"] == "migrations-applied"
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        ("", "empty input"),
+        ("{not json", "not valid JSON or YAML"),
+        ("[1, 2]", "expected an object"),
+        ('{"analysis": "breached", "incidentAge": "ages"}', "incidentAge:"),
+    ],
+)
+def test_decide_bad_input_exits_2_with_a_clear_message(stdin: str, message: str) -> None:
+    code, out, err = run(["decide"], stdin)
+    assert code == 2
+    assert out == ""
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_decide_console_script_end_to_end() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "hotfix_operator.cli.main", "decide"],
+        input='{"analysis": "breached"}',
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["rule"] == "root-cause-unknown"
+
+
+def test_validate_reports_each_bad_field(tmp_path: Path) -> None:
+    manifests = tmp_path / "hotfixes.yaml"
+    manifests.write_text(yaml.safe_dump_all([VALID[0].manifest(), INVALID[3].manifest()]))
+    code, out, err = run(["validate", "-f", str(manifests)], "")
+    assert code == 2
+    assert "hotfix/case-minimal: valid" in out
+    assert f"hotfix/case-{INVALID[3].id}: {INVALID[3].field}:" in err
+
+
+def test_every_example_is_valid() -> None:
+    examples = sorted(EXAMPLES.glob("*.yaml"))
+    assert len(examples) >= 5
+    for example in examples:
+        code, _, err = run(["validate", "-f", str(example)], "")
+        assert code == 0, f"{example.name}: {err}"
