@@ -156,7 +156,7 @@ def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: Te
 
 
 def _cmd_report(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
-    from hotfix_operator.cli.main import kubectl_plugin
+    from hotfix_operator.cli import kubectl_plugin
 
     argv = [
         *(["--kubeconfig", args.kubeconfig] if args.kubeconfig else []),
