@@ -13,8 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from hotfix_operator.analysis.presets import PRESET_NAMES
 from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, PrometheusSettings, connect
-from hotfix_operator.analysis.queries import AnalysisRequest, MetricNames, plan_queries
+from hotfix_operator.analysis.queries import AnalysisRequest, QuerySettings, build_request, plan_queries
 from hotfix_operator.api.models import Analysis
 from hotfix_operator.testbed.prometheus import LocalPrometheus
 
@@ -22,19 +23,32 @@ COUNTS = (1, 10, 100, 1000)
 REPEATS = 5
 
 
-def requests_for(count: int, now: float) -> list[AnalysisRequest]:
+def requests_for(count: int, now: float, telemetry: str = "labels") -> list[AnalysisRequest]:
     return [
-        AnalysisRequest(
-            key=f"ns-{index % 50}/hotfix-{index}",
-            targets=((f"ns-{index % 50}", f"service-{index}"),),
-            analysis=Analysis(),
-            active_since=now - 3600,
+        build_request(
+            QuerySettings(),
+            f"ns-{index % 50}/hotfix-{index}",
+            ((f"ns-{index % 50}", f"service-{index}"),),
+            Analysis.model_validate({"telemetry": telemetry}),
+            now - 3600,
         )
         for index in range(count)
     ]
 
 
+def queries_per_preset() -> None:
+    """Batched query count per interval for each preset: flat in the number of Hotfixes."""
+    counts = (1, 100, 1000)
+    print(f"{'preset':>16} " + " ".join(f"{f'{count} hotfixes':>14}" for count in counts))
+    for preset in PRESET_NAMES:
+        planned = [
+            len(plan_queries(QuerySettings(), requests_for(count, 0.0, preset), 0.0).queries) for count in counts
+        ]
+        print(f"{preset:>16} " + " ".join(f"{queries:>14}" for queries in planned))
+
+
 def main() -> None:
+    queries_per_preset()
     prometheus = LocalPrometheus(Path(tempfile.mkdtemp(prefix="hotfix-bench-")), targets=[])
     prometheus.start()
     try:
@@ -42,7 +56,7 @@ def main() -> None:
         for count in COUNTS:
             now = float(int(time.time()))
             requests = requests_for(count, now)
-            queries = len(plan_queries(MetricNames(), requests, now).queries)
+            queries = len(plan_queries(QuerySettings(), requests, now).queries)
             analyzer = PrometheusAnalyzer(connect(PrometheusSettings(url=prometheus.url)))
             seconds = []
             for _ in range(REPEATS):

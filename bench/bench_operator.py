@@ -26,7 +26,7 @@ from kubernetes import client, config
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, PrometheusSettings, connect
-from hotfix_operator.analysis.queries import AnalysisRequest, MetricNames
+from hotfix_operator.analysis.queries import QuerySettings, build_request
 from hotfix_operator.api.durations import parse_duration
 from hotfix_operator.api.models import Analysis
 from hotfix_operator.api.status import AnalysisState
@@ -47,11 +47,12 @@ def _time(value: str) -> float:
 def first_visible_breach(analyzer: PrometheusAnalyzer, namespace: str, hotfix: dict[str, Any], until: float) -> float:
     """Replay the analysis second by second over Prometheus' history: when did the breach first show?"""
     status = hotfix["status"]
-    request = AnalysisRequest(
-        key="replay",
-        targets=((namespace, hotfix["spec"]["targets"][0]["deployment"]),),
-        analysis=Analysis.model_validate(hotfix["spec"]["analysis"]),
-        active_since=_time(status["rolloutCompletedAt"]),
+    request = build_request(
+        analyzer.settings,
+        "replay",
+        ((namespace, hotfix["spec"]["targets"][0]["deployment"]),),
+        Analysis.model_validate(hotfix["spec"]["analysis"]),
+        _time(status["rolloutCompletedAt"]),
     )
     moment = float(int(request.active_since))
     while moment <= until:
@@ -142,8 +143,8 @@ def main() -> None:
         install_crd(api_client)
         operator = OperatorProcess(state.kubeconfig, state.prometheus_url, bed.work_dir / "operator.log")
         operator.start()
-        names = MetricNames(min_rate_window=parse_duration(operator.min_rate_window))
-        analyzer = PrometheusAnalyzer(connect(PrometheusSettings(url=state.prometheus_url)), names)
+        settings = QuerySettings(min_rate_window=parse_duration(operator.min_rate_window))
+        analyzer = PrometheusAnalyzer(connect(PrometheusSettings(url=state.prometheus_url)), settings)
         latencies = breach_to_undo(bed, api_client, analyzer)
         ordered = sorted(latencies)
         p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]

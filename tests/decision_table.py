@@ -12,6 +12,13 @@ BREACH: dict[str, Any] = {"analysis": "breached"}
 
 TABLE: list[tuple[str, dict[str, Any], Action, Rule]] = [
     ("pending", {"analysis": "pending"}, Action.CONTINUE, Rule.ANALYSIS_PENDING),
+    ("no traffic holds", {"analysis": "no-traffic"}, Action.HOLD, Rule.NO_TRAFFIC),
+    (
+        "no traffic is never a breach",
+        {"analysis": "no-traffic", "onMissingData": "rollback"},
+        Action.HOLD,
+        Rule.NO_TRAFFIC,
+    ),
     ("healthy", {"analysis": "healthy"}, Action.CONTINUE, Rule.HEALTHY),
     ("healthy-even-if-old", {"analysis": "healthy", "incidentAge": "5h"}, Action.CONTINUE, Rule.HEALTHY),
     ("telemetry-missing", {"analysis": "inconclusive"}, Action.HOLD, Rule.TELEMETRY_MISSING),

@@ -13,7 +13,7 @@ from hotfix_operator.analysis.prometheus import (
     capture_baseline,
     connect,
 )
-from hotfix_operator.analysis.queries import AnalysisRequest
+from hotfix_operator.analysis.queries import AnalysisRequest, QuerySettings, build_request
 from hotfix_operator.analysis.thresholds import CRASH_FREE_SESSIONS, ERROR_RATE, LATENCY_P95
 from hotfix_operator.api.models import Analysis
 from hotfix_operator.api.status import AnalysisState
@@ -22,11 +22,12 @@ from prometheus_history import NAMESPACE, BackfilledPrometheus
 
 
 def request(deployment: str, now: int, ran_for: float = 7200, **analysis: Any) -> AnalysisRequest:
-    return AnalysisRequest(
-        key=f"{NAMESPACE}/{deployment}-hotfix",
-        targets=((NAMESPACE, deployment),),
-        analysis=Analysis.model_validate(analysis),
-        active_since=now - ran_for,
+    return build_request(
+        QuerySettings(),
+        f"{NAMESPACE}/{deployment}-hotfix",
+        ((NAMESPACE, deployment),),
+        Analysis.model_validate(analysis),
+        now - ran_for,
     )
 
 
@@ -153,10 +154,8 @@ def test_batched_and_unbatched_agree_and_batching_keeps_query_count_flat(
 
 def test_baseline_capture(analyzer: PrometheusAnalyzer, backfilled_prometheus: BackfilledPrometheus) -> None:
     now = backfilled_prometheus.now
-    baselines = capture_baseline(
-        analyzer, [(NAMESPACE, "err-below"), (NAMESPACE, "lat-three"), (NAMESPACE, "ghost")], timedelta(minutes=5),
-        at=now - 1800,
-    )  # fmt: skip
+    targets = [(NAMESPACE, "err-below"), (NAMESPACE, "lat-three"), (NAMESPACE, "ghost")]
+    baselines = capture_baseline(analyzer, None, targets, timedelta(minutes=5), at=now - 1800)
     assert baselines[f"{NAMESPACE}/err-below"].error_rate == pytest.approx(0.009, rel=0.02)
     assert 200 < (baselines[f"{NAMESPACE}/lat-three"].latency_p95_ms or 0) <= 300
     assert baselines[f"{NAMESPACE}/ghost"].error_rate is None

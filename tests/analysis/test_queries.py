@@ -2,48 +2,51 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from hotfix_operator.analysis.presets import PRESET_NAMES, presets
 from hotfix_operator.analysis.queries import (
     AnalysisRequest,
-    MetricNames,
+    QuerySettings,
+    build_request,
     override_queries,
     plan_queries,
     render_override,
-    selector,
 )
 from hotfix_operator.analysis.verdicts import increase_within, series_for
-from hotfix_operator.api.models import Analysis
+from hotfix_operator.api.models import Analysis, Telemetry
 
 NOW = 1_800_000_000.0
 
 
 def request(index: int, **analysis: Any) -> AnalysisRequest:
-    return AnalysisRequest(
-        key=f"ns/hf-{index}",
-        targets=((f"ns-{index % 3}", f"svc-{index}"),),
-        analysis=Analysis.model_validate(analysis),
-        active_since=NOW - 3600,
+    return build_request(
+        QuerySettings(),
+        f"ns/hf-{index}",
+        ((f"ns-{index % 3}", f"svc-{index}"),),
+        Analysis.model_validate(analysis),
+        NOW - 3600,
     )
 
 
 def test_query_count_does_not_grow_with_hotfixes() -> None:
     for count in (1, 10, 100):
-        plan = plan_queries(MetricNames(), [request(i) for i in range(count)], NOW)
+        plan = plan_queries(QuerySettings(), [request(i) for i in range(count)], NOW)
         assert len(plan.queries) == 4
         assert len(plan.routes) == 3 * count
 
 
 def test_each_shape_is_its_own_group() -> None:
     plan = plan_queries(
-        MetricNames(), [request(0), request(1, interval="10s"), request(2, latencyP95={"window": "2m"})], NOW
+        QuerySettings(), [request(0), request(1, interval="10s"), request(2, latencyP95={"window": "2m"})], NOW
     )
     # error rate: two intervals; latency: two windows; sessions: two intervals x two queries.
     assert len(plan.queries) == 2 + 2 + 4
 
 
 def test_group_query_spans_the_widest_window() -> None:
-    plan = plan_queries(MetricNames(), [request(0), request(1, errorRate={"for": "10m"})], NOW)
+    plan = plan_queries(QuerySettings(), [request(0), request(1, errorRate={"for": "10m"})], NOW)
     error_query = plan.queries[plan.routes[("errorRate", "ns/hf-1")]]
     assert error_query.start == NOW - 600
     assert "svc-0|svc-1" in error_query.promql
@@ -51,19 +54,17 @@ def test_group_query_spans_the_widest_window() -> None:
 
 def test_overrides_leave_the_batch() -> None:
     custom = request(5, errorRate={"query": 'my_ratio{ns="{{namespace}}",d="{{deployment}}"}[{{window}}]'})
-    plan = plan_queries(MetricNames(), [request(0), custom], NOW)
+    plan = plan_queries(QuerySettings(), [request(0), custom], NOW)
     assert ("errorRate", "ns/hf-5") not in plan.routes
     query = override_queries(custom, custom.targets[0], NOW)["errorRate"]
     assert query.promql == 'my_ratio{ns="ns-2",d="svc-5"}[30s]'
 
 
 def test_selector_escapes_regex_metacharacters_for_promql() -> None:
-    assert selector(MetricNames(), [("a", "web.v2")]) == 'namespace=~"a",deployment=~"web\\\\.v2"'
+    assert presets()["labels"].selector([("a", "web.v2")]) == 'namespace=~"a",deployment=~"web\\\\.v2"'
 
 
 def test_render_override_with_millisecond_window() -> None:
-    from datetime import timedelta
-
     assert render_override("x[{{window}}]", "n", "d", timedelta(milliseconds=1500)) == "x[1500ms]"
 
 
@@ -72,8 +73,8 @@ def test_series_for_slices_by_labels() -> None:
         {"metric": {"namespace": "a", "deployment": "x"}, "values": [[1, "0.5"]]},
         {"metric": {"namespace": "b", "deployment": "x"}, "values": [[1, "NaN"]]},
     ]
-    assert series_for(MetricNames(), matrix, ("a", "x")) == [(1.0, 0.5)]
-    assert series_for(MetricNames(), matrix, ("c", "x")) is None
+    assert series_for(matrix, ("a", "x")) == [(1.0, 0.5)]
+    assert series_for(matrix, ("c", "x")) is None
 
 
 def test_increase_within_counts_only_rises_inside_the_window() -> None:
@@ -83,3 +84,40 @@ def test_increase_within_counts_only_rises_inside_the_window() -> None:
     assert increase_within(points, since=15.0) == 4.0
     assert increase_within(points, since=25.0) == 0.0
     assert increase_within(None, since=0.0) is None
+
+
+def test_presets_match_the_api_enum() -> None:
+    assert set(PRESET_NAMES) == {preset.value for preset in Telemetry} == set(presets())
+
+
+def test_query_count_is_flat_per_preset() -> None:
+    for count in (1, 100, 1000):
+        requests = [request(i, telemetry=name) for name in PRESET_NAMES for i in range(count)]
+        plan = plan_queries(QuerySettings(), requests, NOW)
+        assert len(plan.queries) == 4 * len(PRESET_NAMES)
+
+
+def test_switched_off_thresholds_cost_no_query() -> None:
+    off = request(1, crashFreeSessions={"enabled": False}, latencyP95={"enabled": False})
+    plan = plan_queries(QuerySettings(), [off], NOW)
+    assert len(plan.queries) == 1 and off.enabled == {"errorRate"}
+
+
+def test_operator_default_switches_off_unless_the_hotfix_switches_on() -> None:
+    settings = QuerySettings(disabled_by_default=frozenset({"crashFreeSessions"}))
+    default = build_request(settings, "a/b", (("a", "b"),), Analysis(), NOW)
+    chosen = build_request(
+        settings, "a/c", (("a", "c"),), Analysis.model_validate({"crashFreeSessions": {"enabled": True}}), NOW
+    )
+    assert "crashFreeSessions" not in default.enabled and "crashFreeSessions" in chosen.enabled
+
+
+def test_error_ratio_is_written_to_exist_without_failures() -> None:
+    promql = presets()["istio"].error_ratio('destination_workload=~"a"', timedelta(minutes=1))
+    # 1 - ok/total, with ok falling back to 0 x total: defined when no 5xx series exists.
+    assert promql.startswith("1 - (") and " or 0 * " in promql and 'response_code!~"5.."' in promql
+
+
+def test_pod_mapped_preset_selects_by_pod_name() -> None:
+    preset = presets()["kube-prometheus"]
+    assert preset.selector([("shop", "checkout")]) == 'namespace=~"shop",pod=~"(checkout)-[a-z0-9]+-[a-z0-9]+"'

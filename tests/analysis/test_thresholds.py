@@ -14,6 +14,7 @@ from hotfix_operator.analysis.thresholds import (
     evaluate_crash_free,
     evaluate_error_rate,
     evaluate_latency_p95,
+    evaluate_restarts,
 )
 from hotfix_operator.api.status import AnalysisState
 
@@ -68,10 +69,11 @@ def test_error_rate_without_series_is_inconclusive() -> None:
     assert "no series" in result.reason
 
 
-def test_error_rate_of_only_nan_is_inconclusive() -> None:
+def test_error_rate_of_only_nan_is_no_traffic() -> None:
+    # The ratio's series exist but say 0/0: not one request in the window, its own outcome.
     result = error_rate([(t, math.nan) for t, _ in ratio_series(bad_for=0)])
-    assert result.state == AnalysisState.INCONCLUSIVE
-    assert "NaN" in result.reason
+    assert result.state == AnalysisState.NO_TRAFFIC
+    assert "no requests" in result.reason
 
 
 def test_a_gap_never_completes_an_error_rate_breach() -> None:
@@ -123,8 +125,23 @@ def test_latency_with_a_missing_window_is_inconclusive_not_breached() -> None:
     assert latency([1500, 1500]).state == AnalysisState.INCONCLUSIVE
 
 
-def test_latency_without_data_is_inconclusive() -> None:
-    assert latency([math.nan, math.nan, math.nan]).state == AnalysisState.INCONCLUSIVE
+def test_latency_of_only_nan_is_no_traffic() -> None:
+    assert latency([math.nan, math.nan, math.nan]).state == AnalysisState.NO_TRAFFIC
+
+
+def test_latency_without_series_is_inconclusive() -> None:
+    assert latency([]).state == AnalysisState.INCONCLUSIVE
+
+
+@pytest.mark.parametrize(
+    ("pods", "restarts", "expected"),
+    [(4, 0, AnalysisState.HEALTHY), (4, 1, AnalysisState.BREACHED), (None, 0, AnalysisState.INCONCLUSIVE)],
+)
+def test_restarts_substitute(pods: float | None, restarts: float, expected: AnalysisState) -> None:
+    result = evaluate_restarts(
+        pods=pods, restarts=restarts, min_ratio=0.98, over=timedelta(minutes=30), now=NOW, active_since=NOW - 3600
+    )
+    assert result.state == expected
 
 
 def crash_free(total: float | None, crashed: float | None, active_for: float = 3600) -> MetricResult:

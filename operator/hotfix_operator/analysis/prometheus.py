@@ -19,16 +19,21 @@ import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 from urllib3.util.retry import Retry
 
+from hotfix_operator.analysis.presets.base import Target
 from hotfix_operator.analysis.queries import (
     AnalysisRequest,
-    MetricNames,
+    QuerySettings,
     RangeQuery,
-    Target,
-    error_rate_promql,
-    latency_p95_promql,
     override_queries,
     plan_queries,
-    selector,
+    rate_window,
+)
+from hotfix_operator.analysis.telemetry_check import (
+    Finding,
+    diagnose,
+    diagnosis_queries,
+    probes,
+    ready_message,
 )
 from hotfix_operator.analysis.thresholds import CRASH_FREE_SESSIONS, ERROR_RATE, LATENCY_P95, MetricResult, combine
 from hotfix_operator.analysis.verdicts import (
@@ -37,10 +42,12 @@ from hotfix_operator.analysis.verdicts import (
     evaluate_crash_free_override,
     evaluate_error_rate_points,
     evaluate_latency_points,
+    evaluate_restarts_points,
     evaluate_sessions_points,
     only_series,
     series_for,
 )
+from hotfix_operator.api.models import CrashFreeSource
 from hotfix_operator.api.status import AnalysisState
 
 
@@ -114,11 +121,11 @@ class PrometheusAnalyzer:
     def __init__(
         self,
         connection: PrometheusConnect,
-        names: MetricNames | None = None,
+        settings: QuerySettings | None = None,
         on_query: Callable[[float, bool], None] | None = None,
     ) -> None:
         self.connection = connection
-        self.names = names or MetricNames()
+        self.settings = settings or QuerySettings()
         self.stats = QueryStats()
         self.on_query = on_query
 
@@ -143,10 +150,17 @@ class PrometheusAnalyzer:
             if self.on_query is not None:
                 self.on_query(elapsed, failed)
 
+    def query_instant(self, promql: str) -> Matrix | Exception:
+        """An instant query (the telemetry check's probes), failures returned like query_range's."""
+        try:
+            return self.connection.custom_query(promql)
+        except (PrometheusApiClientException, requests.exceptions.RequestException, ValueError) as error:
+            return error
+
     def analyze(self, requests_: list[AnalysisRequest], now: float | None = None) -> dict[str, AnalysisReport]:
         """Evaluate every request's thresholds at ``now`` (whole seconds: the query API rounds to them)."""
         now = float(math.floor(time.time() if now is None else now))
-        plan = plan_queries(self.names, requests_, now)
+        plan = plan_queries(self.settings, requests_, now)
         answers = [self.query_range(query) for query in plan.queries]
         reports = {}
         for request in requests_:
@@ -182,13 +196,16 @@ class PrometheusAnalyzer:
             (ERROR_RATE, evaluate_error_rate_points),
             (LATENCY_P95, evaluate_latency_points),
         ):
+            if metric not in request.enabled:
+                continue
             matrix = answer(metric)
             if isinstance(matrix, Exception):
                 results.append(self._failed(metric, matrix))
                 continue
-            points = only_series(matrix) if metric in overrides else series_for(self.names, matrix, target)
+            points = only_series(matrix) if metric in overrides else series_for(matrix, target)
             results.append(evaluate(points, request, now))
-        results.append(self._crash_free(request, target, overrides, answer, now))
+        if CRASH_FREE_SESSIONS in request.enabled:
+            results.append(self._crash_free(request, target, overrides, answer, now))
         return results
 
     def _crash_free(
@@ -204,14 +221,14 @@ class PrometheusAnalyzer:
             if isinstance(matrix, Exception):
                 return self._failed(CRASH_FREE_SESSIONS, matrix)
             return evaluate_crash_free_override(only_series(matrix), request, now)
-        total, crashed = answer(CRASH_FREE_SESSIONS), answer(CRASH_FREE_SESSIONS, 1)
-        for matrix in (total, crashed):
+        first, second = answer(CRASH_FREE_SESSIONS), answer(CRASH_FREE_SESSIONS, 1)
+        for matrix in (first, second):
             if isinstance(matrix, Exception):
                 return self._failed(CRASH_FREE_SESSIONS, matrix)
-        assert not isinstance(total, Exception) and not isinstance(crashed, Exception)
-        return evaluate_sessions_points(
-            series_for(self.names, total, target), series_for(self.names, crashed, target), request, now
-        )
+        assert not isinstance(first, Exception) and not isinstance(second, Exception)
+        if request.analysis.crash_free_sessions.source is CrashFreeSource.RESTARTS:
+            return evaluate_restarts_points(series_for(first, target), series_for(second, target), request, now)
+        return evaluate_sessions_points(series_for(first, target), series_for(second, target), request, now)
 
     @staticmethod
     def _failed(metric: str, error: Exception) -> MetricResult:
@@ -227,22 +244,26 @@ class Baseline:
 
 
 def capture_baseline(
-    analyzer: PrometheusAnalyzer, targets: list[Target], window: timedelta, at: float | None = None
+    analyzer: PrometheusAnalyzer,
+    telemetry: str | None,
+    targets: list[Target],
+    window: timedelta,
+    at: float | None = None,
 ) -> dict[str, Baseline]:
     """Error rate and p95 of each target over ``window`` before ``at``: two queries for all targets."""
     at = float(math.floor(time.time() if at is None else at))
-    names = analyzer.names
-    match = selector(names, targets)
+    preset = analyzer.settings.preset(telemetry)
+    match = preset.selector(targets)
     step = window
     answers = {
-        "error_rate": analyzer.query_range(RangeQuery(error_rate_promql(names, match, window), at, at, step)),
-        "latency": analyzer.query_range(RangeQuery(latency_p95_promql(names, match, window), at, at, step)),
+        "error_rate": analyzer.query_range(RangeQuery(preset.error_ratio(match, window), at, at, step)),
+        "latency": analyzer.query_range(RangeQuery(preset.latency_p95_ms(match, window), at, at, step)),
     }
 
     def last_value(matrix: Matrix | Exception, target: Target) -> float | None:
         if isinstance(matrix, Exception):
             return None
-        points = series_for(names, matrix, target)
+        points = series_for(matrix, target)
         if not points or math.isnan(points[-1][1]):
             return None
         return points[-1][1]
@@ -254,3 +275,27 @@ def capture_baseline(
         )
         for namespace, deployment in targets
     }
+
+
+def check_telemetry(analyzer: PrometheusAnalyzer, request: AnalysisRequest) -> list[Finding]:
+    """Does every enabled threshold return data for every target? If not, say what there is instead."""
+    settings = analyzer.settings
+    preset = settings.preset(request.telemetry)
+    window = rate_window(settings, request.analysis.interval)
+    findings = []
+    for probe in probes(preset, request, window):
+        answer = analyzer.query_instant(probe.query)
+        if isinstance(answer, Exception):
+            findings.append(
+                Finding(probe.threshold, probe.target, False, f"{probe.threshold}: {_describe_failure(answer)}")
+            )
+            continue
+        if answer:
+            findings.append(Finding(probe.threshold, probe.target, True, ready_message(probe, answer)))
+            continue
+        follow_ups: dict[str, Matrix | None] = {}
+        for name, query in diagnosis_queries(probe).items():
+            result = analyzer.query_instant(query)
+            follow_ups[name] = None if isinstance(result, Exception) else result
+        findings.append(Finding(probe.threshold, probe.target, False, diagnose(probe, follow_ups)))
+    return findings

@@ -1,37 +1,52 @@
-"""PromQL for the temporary alert thresholds, batched across Hotfixes, and the verdicts from the answers.
+"""PromQL for the temporary alert thresholds, batched across Hotfixes.
 
-Every threshold is one range query per *shape* (metric, step and rate window), grouped by namespace and
-Deployment, so an analysis cycle costs the same number of queries for one Hotfix as for a thousand that
-share a Prometheus. The answers are sliced per Deployment and handed to the pure threshold functions.
-A Hotfix that overrides a query gets a query of its own (its PromQL cannot be shared).
+Every threshold is one range query per *shape* (telemetry preset, metric, step and rate window), summed
+per namespace and Deployment, so an analysis cycle costs the same number of queries for one Hotfix as
+for a thousand that share a Prometheus and a preset. The answers are sliced per Deployment and handed
+to the pure threshold functions. A Hotfix that overrides a query gets a query of its own (its PromQL
+cannot be shared), and a threshold that is switched off costs no query at all.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from hotfix_operator.analysis.presets import LabelNames, TelemetryPreset, presets
+from hotfix_operator.analysis.presets.base import Target, promql_duration
 from hotfix_operator.analysis.thresholds import CRASH_FREE_SESSIONS, ERROR_RATE, LATENCY_P95, crash_free_window
-from hotfix_operator.api.models import Analysis
+from hotfix_operator.api.models import Analysis, CrashFreeSource
 
-Target = tuple[str, str]  # (namespace, deployment)
+THRESHOLDS = (ERROR_RATE, LATENCY_P95, CRASH_FREE_SESSIONS)
 
 
 @dataclass(frozen=True)
-class MetricNames:
-    """Operator-wide names of the metrics and labels the default queries use."""
+class QuerySettings:
+    """Operator-wide: the presets (``labels`` with the configured names) and the default one."""
 
-    requests: str = "http_requests_total"
-    error_matcher: str = 'code=~"5.."'
-    latency_buckets: str = "http_request_duration_seconds_bucket"
-    sessions: str = "app_sessions_total"
-    crashed_sessions: str = "app_sessions_crashed_total"
-    namespace_label: str = "namespace"
-    deployment_label: str = "deployment"
+    label_names: LabelNames = field(default_factory=LabelNames)
+    default_preset: str = "labels"
+    # Thresholds off unless a Hotfix switches them on (for example crashFreeSessions on a backend fleet).
+    disabled_by_default: frozenset[str] = frozenset()
     # The shortest rate() window: it must hold at least two scrapes.
     min_rate_window: timedelta = timedelta(minutes=1)
+
+    def preset(self, name: str | None) -> TelemetryPreset:
+        return presets(self.label_names)[name or self.default_preset]
+
+    def enabled(self, analysis: Analysis) -> frozenset[str]:
+        """The thresholds judged for a Hotfix: its own ``enabled`` where set, else the operator's default."""
+        flags = {
+            ERROR_RATE: analysis.error_rate.enabled,
+            LATENCY_P95: analysis.latency_p95.enabled,
+            CRASH_FREE_SESSIONS: analysis.crash_free_sessions.enabled,
+        }
+        return frozenset(
+            metric
+            for metric, flag in flags.items()
+            if flag is True or (flag is None and metric not in self.disabled_by_default)
+        )
 
 
 @dataclass(frozen=True)
@@ -42,6 +57,22 @@ class AnalysisRequest:
     targets: tuple[Target, ...]
     analysis: Analysis
     active_since: float
+    # The effective preset and thresholds (the Hotfix's choice or the operator's default); see QuerySettings.
+    telemetry: str = "labels"
+    enabled: frozenset[str] = frozenset(THRESHOLDS)
+
+
+def build_request(
+    settings: QuerySettings, key: str, targets: tuple[Target, ...], analysis: Analysis, active_since: float
+) -> AnalysisRequest:
+    return AnalysisRequest(
+        key=key,
+        targets=targets,
+        analysis=analysis,
+        active_since=active_since,
+        telemetry=analysis.telemetry or settings.default_preset,
+        enabled=settings.enabled(analysis),
+    )
 
 
 @dataclass(frozen=True)
@@ -61,55 +92,8 @@ class QueryPlan:
     routes: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
-def _seconds(value: timedelta) -> str:
-    # PromQL durations need integer units; milliseconds cover every window this API admits.
-    milliseconds = round(value.total_seconds() * 1000)
-    return f"{milliseconds // 1000}s" if milliseconds % 1000 == 0 else f"{milliseconds}ms"
-
-
-_REGEX_SPECIAL = set("\\.+*?()|[]{}^$")
-
-
-def _promql_regex_literal(value: str) -> str:
-    """``value`` as a literal inside a PromQL regex string: RE2 escapes, written with PromQL's own escaping."""
-    return "".join(f"\\\\{char}" if char in _REGEX_SPECIAL else char for char in value)
-
-
-def _regex_alternatives(values: Iterable[str]) -> str:
-    return "|".join(_promql_regex_literal(value) for value in sorted(set(values)))
-
-
-def selector(names: MetricNames, targets: Iterable[Target]) -> str:
-    """A selector matching every target (and possibly more pairs; the answer is sliced per target)."""
-    targets = list(targets)
-    namespaces = _regex_alternatives(namespace for namespace, _ in targets)
-    deployments = _regex_alternatives(deployment for _, deployment in targets)
-    return f'{names.namespace_label}=~"{namespaces}",{names.deployment_label}=~"{deployments}"'
-
-
-def rate_window(names: MetricNames, step: timedelta) -> timedelta:
-    return max(step, names.min_rate_window)
-
-
-def error_rate_promql(names: MetricNames, match: str, window: timedelta) -> str:
-    by = f"{names.namespace_label}, {names.deployment_label}"
-    errors = f"sum by ({by}) (rate({names.requests}{{{match},{names.error_matcher}}}[{_seconds(window)}]))"
-    total = f"sum by ({by}) (rate({names.requests}{{{match}}}[{_seconds(window)}]))"
-    return f"{errors} / {total}"
-
-
-def latency_p95_promql(names: MetricNames, match: str, window: timedelta) -> str:
-    by = f"{names.namespace_label}, {names.deployment_label}, le"
-    return (
-        f"1000 * histogram_quantile(0.95, sum by ({by}) (rate({names.latency_buckets}{{{match}}}[{_seconds(window)}])))"
-    )
-
-
-def sessions_promql(names: MetricNames, metric: str, match: str) -> str:
-    """The summed counter itself: its increase over each Hotfix's own window is taken from the points,
-    so Hotfixes with different windows still share one query."""
-    by = f"{names.namespace_label}, {names.deployment_label}"
-    return f"sum by ({by}) ({metric}{{{match}}})"
+def rate_window(settings: QuerySettings, step: timedelta) -> timedelta:
+    return max(step, settings.min_rate_window)
 
 
 def render_override(query: str, namespace: str, deployment: str, window: timedelta) -> str:
@@ -117,43 +101,61 @@ def render_override(query: str, namespace: str, deployment: str, window: timedel
     return (
         query.replace("{{namespace}}", namespace)
         .replace("{{deployment}}", deployment)
-        .replace("{{window}}", _seconds(window))
+        .replace("{{window}}", promql_duration(window))
     )
 
 
-def plan_queries(names: MetricNames, requests: list[AnalysisRequest], now: float) -> QueryPlan:
-    """Group requests by query shape: one range query per group, covering the widest window in it."""
+def _shape(metric: str, request: AnalysisRequest, settings: QuerySettings) -> object:
+    analysis = request.analysis
+    if metric == ERROR_RATE:
+        return (analysis.interval, rate_window(settings, analysis.interval))
+    if metric == LATENCY_P95:
+        return analysis.latency_p95.window
+    return (analysis.interval, analysis.crash_free_sessions.source)
+
+
+def _planned(metric: str, request: AnalysisRequest) -> bool:
+    """A threshold is planned into the shared queries when it is on and its query is not overridden."""
+    threshold = {
+        ERROR_RATE: request.analysis.error_rate,
+        LATENCY_P95: request.analysis.latency_p95,
+        CRASH_FREE_SESSIONS: request.analysis.crash_free_sessions,
+    }[metric]
+    return metric in request.enabled and threshold.query is None
+
+
+def _group_queries(
+    settings: QuerySettings, preset: TelemetryPreset, metric: str, members: list[AnalysisRequest], now: float
+) -> list[RangeQuery]:
+    targets = [target for member in members for target in member.targets]
+    match = preset.selector(targets)
+    first = members[0].analysis
+    if metric == ERROR_RATE:
+        step = first.interval
+        span = max(member.analysis.error_rate.for_ for member in members)
+        promql = preset.error_ratio(match, rate_window(settings, step))
+        return [RangeQuery(promql, now - span.total_seconds(), now, step)]
+    if metric == LATENCY_P95:
+        window = first.latency_p95.window
+        span = max(window * (member.analysis.latency_p95.consecutive_windows - 1) for member in members)
+        return [RangeQuery(preset.latency_p95_ms(match, window), now - span.total_seconds(), now, window)]
+    step = first.interval
+    start = now - max(member.analysis.crash_free_sessions.over for member in members).total_seconds()
+    restarts = first.crash_free_sessions.source is CrashFreeSource.RESTARTS
+    pair = preset.restarts_queries(targets) if restarts else preset.sessions_queries(targets)
+    return [RangeQuery(promql, start, now, step) for promql in pair]
+
+
+def plan_queries(settings: QuerySettings, requests: list[AnalysisRequest], now: float) -> QueryPlan:
+    """Group requests by preset and query shape: one range query per group, covering its widest window."""
     plan = QueryPlan()
-    groups: dict[tuple[str, object], list[AnalysisRequest]] = defaultdict(list)
+    groups: dict[tuple[str, str, object], list[AnalysisRequest]] = defaultdict(list)
     for request in requests:
-        analysis = request.analysis
-        interval = analysis.interval
-        if analysis.error_rate.query is None:
-            groups[(ERROR_RATE, (interval, rate_window(names, interval)))].append(request)
-        if analysis.latency_p95.query is None:
-            groups[(LATENCY_P95, analysis.latency_p95.window)].append(request)
-        if analysis.crash_free_sessions.query is None:
-            groups[(CRASH_FREE_SESSIONS, interval)].append(request)
-    for (metric, _shape), members in sorted(groups.items(), key=lambda item: str(item[0])):
-        targets = [target for member in members for target in member.targets]
-        match = selector(names, targets)
-        if metric == ERROR_RATE:
-            step = members[0].analysis.interval
-            window = rate_window(names, step)
-            span = max(member.analysis.error_rate.for_ for member in members)
-            queries = [RangeQuery(error_rate_promql(names, match, window), now - span.total_seconds(), now, step)]
-        elif metric == LATENCY_P95:
-            window = members[0].analysis.latency_p95.window
-            span = max(window * (member.analysis.latency_p95.consecutive_windows - 1) for member in members)
-            queries = [RangeQuery(latency_p95_promql(names, match, window), now - span.total_seconds(), now, window)]
-        else:
-            step = members[0].analysis.interval
-            span = max(member.analysis.crash_free_sessions.over for member in members)
-            start = now - span.total_seconds()
-            queries = [
-                RangeQuery(sessions_promql(names, names.sessions, match), start, now, step),
-                RangeQuery(sessions_promql(names, names.crashed_sessions, match), start, now, step),
-            ]
+        for metric in THRESHOLDS:
+            if _planned(metric, request):
+                groups[(request.telemetry, metric, _shape(metric, request, settings))].append(request)
+    for (telemetry, metric, _shape_key), members in sorted(groups.items(), key=lambda item: str(item[0])):
+        queries = _group_queries(settings, settings.preset(telemetry), metric, members, now)
         for member in members:
             plan.routes[(metric, member.key)] = len(plan.queries)
         plan.queries.extend(queries)
@@ -161,10 +163,10 @@ def plan_queries(names: MetricNames, requests: list[AnalysisRequest], now: float
 
 
 def override_queries(request: AnalysisRequest, target: Target, now: float) -> dict[str, RangeQuery]:
-    """Range queries for the thresholds this Hotfix overrides, for one of its Deployments."""
+    """Range queries for the enabled thresholds this Hotfix overrides, for one of its Deployments."""
     analysis, (namespace, deployment) = request.analysis, target
     queries = {}
-    if analysis.error_rate.query is not None:
+    if analysis.error_rate.query is not None and ERROR_RATE in request.enabled:
         step = analysis.interval
         queries[ERROR_RATE] = RangeQuery(
             render_override(analysis.error_rate.query, namespace, deployment, step),
@@ -172,7 +174,7 @@ def override_queries(request: AnalysisRequest, target: Target, now: float) -> di
             now,
             step,
         )
-    if analysis.latency_p95.query is not None:
+    if analysis.latency_p95.query is not None and LATENCY_P95 in request.enabled:
         window = analysis.latency_p95.window
         queries[LATENCY_P95] = RangeQuery(
             render_override(analysis.latency_p95.query, namespace, deployment, window),
@@ -180,7 +182,7 @@ def override_queries(request: AnalysisRequest, target: Target, now: float) -> di
             now,
             window,
         )
-    if analysis.crash_free_sessions.query is not None:
+    if analysis.crash_free_sessions.query is not None and CRASH_FREE_SESSIONS in request.enabled:
         # An override returns the crash-free ratio itself, evaluated at `now` over the clipped window.
         window = crash_free_window(analysis.crash_free_sessions.over, timedelta(seconds=now - request.active_since))
         queries[CRASH_FREE_SESSIONS] = RangeQuery(

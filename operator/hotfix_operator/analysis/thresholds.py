@@ -38,6 +38,9 @@ class MetricResult(BaseModel):
     threshold: float | None = None
     window_start: float | None = None
     window_end: float | None = None
+    # False: this threshold could not be judged for this target and is left out of the verdict, saying so
+    # (crash-free sessions of a backend that has no session metrics).
+    judged: bool = True
 
 
 def _percent(ratio: float) -> str:
@@ -78,11 +81,17 @@ def evaluate_error_rate(
     in_window = [(t, v) for t, v in points if window_start - _TIME_EPSILON <= t <= now + _TIME_EPSILON]
     common = {"metric": ERROR_RATE, "threshold": max_ratio, "window_start": window_start, "window_end": now}
     finite = _finite(in_window)
+    if not finite and in_window:
+        # The series exist and say 0/0: not one request in the window.
+        return MetricResult(
+            state=AnalysisState.NO_TRAFFIC,
+            reason=f"error rate: no requests in the last {format_duration(hold_for)}",
+            **common,
+        )
     if not finite:
-        why = "only NaN values (no requests?)" if in_window else "no series"
         return MetricResult(
             state=AnalysisState.INCONCLUSIVE,
-            reason=f"error rate: {why} in the last {format_duration(hold_for)}",
+            reason=f"error rate: no series in the last {format_duration(hold_for)}",
             **common,
         )
     latest = finite[-1][1]
@@ -139,7 +148,14 @@ def evaluate_latency_p95(
         "window_start": now - needed.total_seconds(),
         "window_end": now,
     }
-    finite = _finite(points)
+    in_windows = [(t, v) for t, v in points if t >= now - needed.total_seconds() - _TIME_EPSILON]
+    finite = _finite(in_windows)
+    if not finite and in_windows:
+        return MetricResult(
+            state=AnalysisState.NO_TRAFFIC,
+            reason=f"p95 latency: no requests in the last {consecutive_windows} windows of {format_duration(window)}",
+            **common,
+        )
     window_values: list[float | None] = []
     for index in range(consecutive_windows):
         window_end = now - index * width
@@ -149,8 +165,7 @@ def evaluate_latency_p95(
     if not measured:
         return MetricResult(
             state=AnalysisState.INCONCLUSIVE,
-            reason="p95 latency: no series (or only NaN) in the last "
-            f"{consecutive_windows} windows of {format_duration(window)}",
+            reason=f"p95 latency: no series in the last {consecutive_windows} windows of {format_duration(window)}",
             **common,
         )
     latest = measured[0]
@@ -238,18 +253,64 @@ def evaluate_crash_free(
     )
 
 
-# A breach anywhere is acted on even when another metric has no data; missing data outranks waiting.
+def evaluate_restarts(
+    *,
+    pods: float | None,
+    restarts: float | None,
+    min_ratio: float,
+    over: timedelta,
+    now: float,
+    active_since: float,
+) -> MetricResult:
+    """The substitute for crash-free sessions on backends: the share of the target's pods whose containers
+    did not restart in the window (kube-state-metrics), breached below ``min_ratio``.
+
+    Restarts are counted as if each crashed one pod, so the share is a floor, not an exact pod count.
+    """
+    window = crash_free_window(over, timedelta(seconds=now - active_since))
+    common = {
+        "metric": CRASH_FREE_SESSIONS,
+        "threshold": min_ratio,
+        "window_start": now - window.total_seconds(),
+        "window_end": now,
+    }
+    if pods is None or restarts is None or pods <= 0:
+        return MetricResult(
+            state=AnalysisState.INCONCLUSIVE,
+            reason="pod restarts: no kube_pod_container_status_restarts_total series for the target's pods",
+            **common,
+        )
+    crash_free = 1 - min(restarts, pods) / pods
+    text = f"{restarts:.0f} container restarts among {pods:.0f} pods in the last {format_duration(window)}"
+    if crash_free < min_ratio:
+        return MetricResult(
+            state=AnalysisState.BREACHED,
+            value=crash_free,
+            reason=f"pods without a restart {_percent(crash_free)} < {_percent(min_ratio)}: {text}",
+            **common,
+        )
+    return MetricResult(
+        state=AnalysisState.HEALTHY,
+        value=crash_free,
+        reason=f"pods without a restart {_percent(crash_free)}: {text}",
+        **common,
+    )
+
+
+# A breach anywhere is acted on even when another metric has no data; missing data outranks waiting, and
+# a target without traffic outranks one still waiting for its window (neither is healthy evidence).
 _PRECEDENCE = (
     AnalysisState.BREACHED,
     AnalysisState.INCONCLUSIVE,
+    AnalysisState.NO_TRAFFIC,
     AnalysisState.PENDING,
     AnalysisState.HEALTHY,
 )
 
 
 def combine(results: Iterable[MetricResult]) -> AnalysisState:
-    """The overall verdict of several thresholds (of one or several Deployments)."""
-    states = {result.state for result in results}
+    """The overall verdict of several thresholds (of one or several Deployments); unjudged ones left out."""
+    states = {result.state for result in results if result.judged}
     for state in _PRECEDENCE:
         if state in states:
             return state

@@ -9,7 +9,8 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from hotfix_operator.analysis.queries import AnalysisRequest, MetricNames, Target
+from hotfix_operator.analysis.presets.base import DEPLOYMENT, NAMESPACE, Target
+from hotfix_operator.analysis.queries import AnalysisRequest
 from hotfix_operator.analysis.thresholds import (
     CRASH_FREE_SESSIONS,
     MetricResult,
@@ -18,6 +19,7 @@ from hotfix_operator.analysis.thresholds import (
     evaluate_crash_free,
     evaluate_error_rate,
     evaluate_latency_p95,
+    evaluate_restarts,
 )
 from hotfix_operator.api.status import AnalysisState
 
@@ -28,13 +30,14 @@ def _points(series: dict[str, object]) -> list[Point]:
     return [(float(t), float(v)) for t, v in series.get("values") or []]  # type: ignore[union-attr]
 
 
-def series_for(names: MetricNames, matrix: Matrix, target: Target) -> list[Point] | None:
-    """The points of one target's series in a range-query answer; None when it has no series."""
+def series_for(matrix: Matrix, target: Target) -> list[Point] | None:
+    """The points of one target's series in a batched answer (labelled namespace and deployment whatever
+    the preset); None when it has no series."""
     namespace, deployment = target
     for series in matrix:
         labels = series.get("metric") or {}
         assert isinstance(labels, dict)
-        if labels.get(names.namespace_label) == namespace and labels.get(names.deployment_label) == deployment:
+        if labels.get(NAMESPACE) == namespace and labels.get(DEPLOYMENT) == deployment:
             return _points(series)
     return None
 
@@ -91,7 +94,17 @@ def evaluate_sessions_points(
     since = now - window.total_seconds()
     total = increase_within(total_points, since)
     crashed = increase_within(crashed_points, since)
-    if total is not None and crashed is None:
+    if total is None:
+        # Backends have no session metrics: say so and judge the hotfix on the other thresholds.
+        return MetricResult(
+            metric=CRASH_FREE_SESSIONS,
+            state=AnalysisState.INCONCLUSIVE,
+            judged=False,
+            reason="crash-free sessions: not judged, this target has no session metrics "
+            "(switch it off with crashFreeSessions.enabled: false, or use source: restarts)",
+            threshold=threshold.min,
+        )
+    if crashed is None:
         # No crash series at all means no crash has been counted yet, not missing telemetry.
         crashed = 0.0
     return evaluate_crash_free(
@@ -99,6 +112,22 @@ def evaluate_sessions_points(
         crashed_sessions=crashed,
         min_ratio=threshold.min,
         min_sessions=threshold.min_sessions,
+        over=threshold.over,
+        now=now,
+        active_since=request.active_since,
+    )
+
+
+def evaluate_restarts_points(
+    pod_points: list[Point] | None, restart_points: list[Point] | None, request: AnalysisRequest, now: float
+) -> MetricResult:
+    threshold = request.analysis.crash_free_sessions
+    window = crash_free_window(threshold.over, timedelta(seconds=now - request.active_since))
+    pods = next((v for _, v in reversed(pod_points or []) if not math.isnan(v)), None)
+    return evaluate_restarts(
+        pods=pods,
+        restarts=increase_within(restart_points, now - window.total_seconds()),
+        min_ratio=threshold.min,
         over=threshold.over,
         now=now,
         active_since=request.active_since,
@@ -145,6 +174,6 @@ class AnalysisReport(BaseModel):
             f"{target} {metric.reason}"
             for target, results in self.metrics.items()
             for metric in results
-            if metric.state is self.result
+            if metric.state is self.result or not metric.judged
         ]
         return "; ".join(interesting) or self.result.value

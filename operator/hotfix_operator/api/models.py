@@ -98,6 +98,22 @@ class OnMissingData(StrEnum):
     ROLLBACK = "rollback"
 
 
+class Telemetry(StrEnum):
+    """Where the request and latency metrics come from (one preset module each under analysis/presets/)."""
+
+    ISTIO = "istio"
+    LINKERD = "linkerd"
+    OTEL = "otel"
+    OTEL_LEGACY = "otel-legacy"
+    KUBE_PROMETHEUS = "kube-prometheus"
+    LABELS = "labels"
+
+
+class CrashFreeSource(StrEnum):
+    SESSIONS = "sessions"  # app session counters (mobile and web apps)
+    RESTARTS = "restarts"  # substitute for backends: the target's pods that did not restart (kube-state-metrics)
+
+
 class RollbackMode(StrEnum):
     AUTO = "auto"
     MANUAL = "manual"
@@ -174,12 +190,15 @@ class Safety(ApiModel):
 
 
 class ErrorRateThreshold(ApiModel):
+    # None: the operator's default (on unless switched off operator-wide).
+    enabled: StrictBool | None = None
     max: float = Field(default=0.01, gt=0, lt=1, strict=True)
     for_: Duration = Field(default=timedelta(minutes=5), alias="for")
     query: str | None = Field(default=None, min_length=1)
 
 
 class LatencyThreshold(ApiModel):
+    enabled: StrictBool | None = None
     max_ms: int = Field(default=1200, gt=0, le=3_600_000, strict=True)
     window: Duration = timedelta(minutes=1)
     consecutive_windows: int = Field(default=3, ge=1, le=100, strict=True)
@@ -187,6 +206,8 @@ class LatencyThreshold(ApiModel):
 
 
 class CrashFreeThreshold(ApiModel):
+    enabled: StrictBool | None = None
+    source: CrashFreeSource = CrashFreeSource.SESSIONS
     min: float = Field(default=0.98, gt=0, lt=1, strict=True)
     over: Duration = timedelta(minutes=30)
     min_sessions: int = Field(default=100, ge=0, strict=True)
@@ -195,11 +216,15 @@ class CrashFreeThreshold(ApiModel):
 
 class Analysis(ApiModel):
     prometheus_url: str = Field(default="", pattern=r"^(https?://.+)?$")
+    # None: the operator's default preset.
+    telemetry: Telemetry | None = None
     interval: Duration = timedelta(seconds=30)
     error_rate: ErrorRateThreshold = Field(default_factory=ErrorRateThreshold)
     latency_p95: LatencyThreshold = Field(default_factory=LatencyThreshold)
     crash_free_sessions: CrashFreeThreshold = Field(default_factory=CrashFreeThreshold)
     on_missing_data: OnMissingData = OnMissingData.HOLD
+    # True: hold the rollout until every enabled threshold has data for every target.
+    require_telemetry: StrictBool = False
 
 
 def _sorted_checkpoints(checkpoints: list[timedelta]) -> list[timedelta]:

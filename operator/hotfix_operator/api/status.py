@@ -23,6 +23,8 @@ class AnalysisState(StrEnum):
     BREACHED = "breached"
     PENDING = "pending"
     INCONCLUSIVE = "inconclusive"
+    # Series exist but no request reached the target in the window: nothing to judge, never a breach.
+    NO_TRAFFIC = "no-traffic"
 
 
 class Phase(StrEnum):

@@ -68,8 +68,9 @@ def _cmd_validate(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stder
 
 
 def _cmd_analyze(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
-    from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, PrometheusSettings, connect
-    from hotfix_operator.analysis.queries import AnalysisRequest, MetricNames
+    from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, PrometheusSettings, check_telemetry, connect
+    from hotfix_operator.analysis.queries import QuerySettings, build_request
+    from hotfix_operator.engine.config import telemetry_preset
 
     try:
         with open(args.filename) if args.filename != "-" else stdin as stream:
@@ -96,14 +97,26 @@ def _cmd_analyze(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr
         thresholds.crash_free_sessions.over,
     )
     now = time.time()
-    request = AnalysisRequest(
-        key=f"{namespace}/{manifest.metadata.name}",
-        targets=tuple((namespace, target.deployment) for target in spec.targets),
-        analysis=thresholds,
-        active_since=now - ran_for.total_seconds(),
+    try:
+        settings = QuerySettings(
+            default_preset=telemetry_preset(args.telemetry), min_rate_window=parse_duration(args.min_rate_window)
+        )
+    except ValueError as error:
+        print(f"error: {error}", file=stderr)
+        return EXIT_BAD_INPUT
+    request = build_request(
+        settings,
+        f"{namespace}/{manifest.metadata.name}",
+        tuple((namespace, target.deployment) for target in spec.targets),
+        thresholds,
+        now - ran_for.total_seconds(),
     )
-    names = MetricNames(min_rate_window=parse_duration(args.min_rate_window))
-    analyzer = PrometheusAnalyzer(connect(PrometheusSettings(url=url)), names)
+    analyzer = PrometheusAnalyzer(connect(PrometheusSettings(url=url)), settings)
+    if args.explain:
+        findings = check_telemetry(analyzer, request)
+        print(f"telemetry ({request.telemetry}):", file=stdout)
+        for finding in findings:
+            print(f"  {'ok     ' if finding.ready else 'MISSING'} {finding.message}", file=stdout)
     report = analyzer.analyze([request], now=now)[request.key]
     if args.output == "json":
         print(report.model_dump_json(indent=2), file=stdout)
@@ -122,7 +135,7 @@ def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: Te
     import kopf
 
     from hotfix_operator.engine import handlers
-    from hotfix_operator.engine.config import OperatorConfig
+    from hotfix_operator.engine.config import OperatorConfig, disabled_thresholds, telemetry_preset
 
     config = OperatorConfig.from_environment()
     overrides: dict[str, object] = {}
@@ -132,10 +145,15 @@ def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: Te
         overrides["metrics_port"] = args.metrics_port
     if args.metrics_address:
         overrides["metrics_address"] = args.metrics_address
+    query_overrides: dict[str, object] = {}
     if args.min_rate_window:
-        overrides["metric_names"] = dataclasses.replace(
-            config.metric_names, min_rate_window=parse_duration(args.min_rate_window)
-        )
+        query_overrides["min_rate_window"] = parse_duration(args.min_rate_window)
+    if args.telemetry:
+        query_overrides["default_preset"] = telemetry_preset(args.telemetry)
+    if args.disabled_thresholds is not None:
+        query_overrides["disabled_by_default"] = disabled_thresholds(args.disabled_thresholds)
+    if query_overrides:
+        overrides["query_settings"] = dataclasses.replace(config.query_settings, **query_overrides)
     if args.recent_deploy_window:
         overrides["recent_deploy_window"] = parse_duration(args.recent_deploy_window)
     handlers.RUNTIME.config = dataclasses.replace(config, **overrides)
@@ -203,6 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--metrics-port", type=int, help="port of /metrics, 0 to disable (env HOTFIX_METRICS_PORT)")
     run_parser.add_argument("--metrics-address", help="address of /metrics (env HOTFIX_METRICS_ADDRESS)")
     run_parser.add_argument("--min-rate-window", help="shortest rate() window (env HOTFIX_MIN_RATE_WINDOW, 1m)")
+    run_parser.add_argument("--telemetry", help="default telemetry preset (env HOTFIX_TELEMETRY, labels)")
+    run_parser.add_argument(
+        "--disabled-thresholds",
+        help="thresholds off unless a Hotfix enables them, e.g. crashFreeSessions (env HOTFIX_DISABLED_THRESHOLDS)",
+    )
     run_parser.add_argument(
         "--recent-deploy-window", help="how recent a deploy counts for rollback-all (env HOTFIX_RECENT_DEPLOY_WINDOW)"
     )
@@ -218,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     analyze_parser.add_argument("-n", "--namespace", help="the Deployments' namespace (default: the manifest's)")
     analyze_parser.add_argument("--since", help="how long the hotfix has run, e.g. 10m (default: every window)")
     analyze_parser.add_argument("--min-rate-window", default="1m", help="shortest rate() window (default 1m)")
+    analyze_parser.add_argument(
+        "--telemetry", default="labels", help="preset when the manifest names none (default labels)"
+    )
+    analyze_parser.add_argument(
+        "--explain", action="store_true", help="first check that every threshold has data, and say what is missing"
+    )
     analyze_parser.add_argument("-o", "--output", choices=["text", "json"], default="text")
     analyze_parser.set_defaults(handler=_cmd_analyze)
     report_parser = commands.add_parser("report", help="print a Markdown postmortem draft of a Hotfix")

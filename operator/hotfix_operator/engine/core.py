@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from hotfix_operator.analysis.queries import AnalysisRequest
+from hotfix_operator.analysis.queries import AnalysisRequest, build_request
 from hotfix_operator.analysis.scheduler import AnalysisScheduler
 from hotfix_operator.analysis.verdicts import AnalysisReport
 from hotfix_operator.api.durations import format_duration
@@ -161,11 +161,12 @@ class ControllerCore:
         return spec.analysis.prometheus_url or self.config.prometheus_url
 
     def _analysis_request(self, step: Step, active_since: datetime) -> AnalysisRequest:
-        return AnalysisRequest(
-            key=step.key,
-            targets=tuple((step.namespace, target.deployment) for target in step.spec.targets),
-            analysis=step.spec.analysis,
-            active_since=active_since.timestamp(),
+        return build_request(
+            self.config.query_settings,
+            step.key,
+            tuple((step.namespace, target.deployment) for target in step.spec.targets),
+            step.spec.analysis,
+            active_since.timestamp(),
         )
 
     async def _analyze(self, step: Step, active_since: datetime) -> AnalysisReport:
@@ -194,7 +195,8 @@ def health_condition(report: AnalysisReport) -> tuple[str, str, str]:
         return "True", "WithinThresholds", report.summary()
     if report.result is AnalysisState.BREACHED:
         return "False", "ThresholdBreached", report.summary()
-    reason = "AnalysisPending" if report.result is AnalysisState.PENDING else "TelemetryMissing"
+    reasons = {AnalysisState.PENDING: "AnalysisPending", AnalysisState.NO_TRAFFIC: "NoTraffic"}
+    reason = reasons.get(report.result, "TelemetryMissing")
     return "Unknown", reason, report.summary()
 
 

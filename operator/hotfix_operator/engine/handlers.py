@@ -63,7 +63,9 @@ def build_controller(operator_config: OperatorConfig, api_client: client.ApiClie
                 basic_auth_password_file=operator_config.prometheus_basic_auth_password_file,
                 ca_file=operator_config.prometheus_ca_file,
             )
-            analyzers[url] = PrometheusAnalyzer(connect(settings), operator_config.metric_names, metrics.observe_query)
+            analyzers[url] = PrometheusAnalyzer(
+                connect(settings), operator_config.query_settings, metrics.observe_query
+            )
         return analyzers[url]
 
     hotfixes = HotfixClient(api_client)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hotfix_operator.analysis.prometheus import capture_baseline
+from hotfix_operator.analysis.prometheus import capture_baseline, check_telemetry
 from hotfix_operator.api.status import Phase, TargetStatus
 from hotfix_operator.engine.core import ControllerCore, Step, poll_delay
 from hotfix_operator.kube.rollouts import ConcurrentModification, DeploymentError, RolloutFailed, RolloutInProgress
@@ -41,6 +41,9 @@ class StartPhases(ControllerCore):
         not_now = await self._record_targets(step)
         if not_now is None or not_now > 0:
             return not_now
+        if not await self._telemetry_ready(step) and step.spec.analysis.require_telemetry:
+            # requireTelemetry: nothing is rolled out until every enabled threshold can be judged.
+            return poll_delay(step)
         step.status.baseline = await self._baseline(step)
         for condition in ("RolledOut", "Healthy", "Decided", "Succeeded"):
             self._condition(step, condition, "Unknown", "Pending")
@@ -54,6 +57,35 @@ class StartPhases(ControllerCore):
             self._set_phase(step, Phase.ROLLING_OUT)
         return 0.0
 
+    async def _telemetry_ready(self, step: Step) -> bool:
+        """Check that every enabled threshold has data for every target; say loudly what is missing.
+
+        A gap does not block the rollout (an SRE in an incident cannot fix monitoring now) unless the
+        Hotfix asks for it with requireTelemetry.
+        """
+        url = self._prometheus_url(step.spec)
+        if not url:
+            self._condition(step, "TelemetryReady", "Unknown", "NoPrometheus", "no Prometheus is configured")
+            return False
+        request = self._analysis_request(step, step.now)
+        try:
+            findings = await self._io(check_telemetry, self.scheduler.analyzer_for(url), request)
+        except Exception as error:  # the check informs; it must never stop a hotfix by crashing
+            step.logger.warning("telemetry check failed: %s", error)
+            return False
+        missing = [finding.message for finding in findings if not finding.ready]
+        if not missing:
+            summary = "; ".join(finding.message for finding in findings) or "no threshold is enabled"
+            self._condition(step, "TelemetryReady", "True", "TelemetryFound", summary[:2000])
+            return True
+        message = "; ".join(missing)[:4000]
+        previous = next((c for c in step.status.conditions if c.type == "TelemetryReady"), None)
+        self._condition(step, "TelemetryReady", "False", "TelemetryMissing", message)
+        if previous is None or previous.message != message:
+            held = " (requireTelemetry: the rollout waits for it)" if step.spec.analysis.require_telemetry else ""
+            self._note(step, "TelemetryMissing", f"{message}{held}", warning=True, notify=True)
+        return False
+
     async def _baseline(self, step: Step) -> dict[str, Any]:
         """Pre-hotfix error rate and p95, for the checkpoints; an unreachable Prometheus leaves it empty."""
         url = self._prometheus_url(step.spec)
@@ -62,7 +94,9 @@ class StartPhases(ControllerCore):
         window = step.spec.analysis.error_rate.for_
         targets = [(step.namespace, target.deployment) for target in step.spec.targets]
         try:
-            baselines = await self._io(capture_baseline, self.scheduler.analyzer_for(url), targets, window)
+            baselines = await self._io(
+                capture_baseline, self.scheduler.analyzer_for(url), step.spec.analysis.telemetry, targets, window
+            )
         except Exception as error:  # a baseline is nice to have; its absence must not stop a hotfix
             step.logger.warning("baseline not captured: %s", error)
             return {}

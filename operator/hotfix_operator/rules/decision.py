@@ -35,6 +35,7 @@ class Rule(StrEnum):
     ANALYSIS_PENDING = "analysis-pending"
     HEALTHY = "healthy"
     TELEMETRY_MISSING = "telemetry-missing"
+    NO_TRAFFIC = "no-traffic"
     DATA_LOSS = "data-loss"
     MIGRATIONS_APPLIED = "migrations-applied"
     DEPENDENCIES_INCOMPATIBLE = "dependencies-incompatible"
@@ -212,6 +213,15 @@ def _rule_decision(facts: Facts) -> Decision:
         )
     if facts.analysis is AnalysisState.HEALTHY:
         return Decision(action=Action.CONTINUE, rule=Rule.HEALTHY, reason="no threshold is breached")
+    if facts.analysis is AnalysisState.NO_TRAFFIC:
+        # No request reached the targets: nothing proves the hotfix good or bad. Never a breach, never
+        # healthy evidence: hold (no automatic action) and say so.
+        return Decision(
+            action=Action.HOLD,
+            rule=Rule.NO_TRAFFIC,
+            reason="no requests reached the targets in the window: the hotfix cannot be verified; hold, no "
+            "automatic action",
+        )
     if facts.analysis is AnalysisState.INCONCLUSIVE:
         if facts.on_missing_data is OnMissingData.HOLD:
             return Decision(

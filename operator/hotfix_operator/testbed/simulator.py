@@ -1,9 +1,14 @@
 """A workload simulator: request, latency and session metrics for every Deployment in a cluster.
 
-Pods on kwok nodes run nothing, so this process plays their traffic. Each Ready pod contributes at the
-rates its pod template declares in annotations, so a rollout that changes the template mixes old and new
+Pods on kwok nodes run nothing, so this process plays their traffic. Each Ready pod serves at the rates
+its pod template declares in annotations, so a rollout that changes the template mixes old and new
 behaviour exactly as the ReplicaSets turn over, a bad template really raises the error rate Prometheus
 scrapes, and an undo really brings it down again.
+
+It plays the world as it is, not as a test would like it: each pod has its own series in the shape of
+a real telemetry source (annotation ``telemetry``: istio, linkerd, otel, kube-prometheus, …; see
+``telemetry_shapes``), a status code's series appears only when that code first happens, counts are
+whole requests drawn with Poisson noise (seeded), and a Deployment may have no session metrics at all.
 
     python -m hotfix_operator.testbed.simulator --kubeconfig KUBECONFIG --port 9100
 """
@@ -13,16 +18,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from kubernetes import client, config
 from prometheus_client import start_http_server
-from prometheus_client.core import CollectorRegistry, CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CollectorRegistry, Metric
+
+from hotfix_operator.testbed.telemetry_shapes import SHAPES, PodCounters, PodIdentity, samples
 
 log = logging.getLogger("hotfix_operator.simulator")
 
@@ -32,13 +39,22 @@ P95_MS = ANNOTATION_PREFIX + "p95-ms"
 CRASH_RATIO = ANNOTATION_PREFIX + "crash-ratio"
 REQUESTS_PER_SECOND = ANNOTATION_PREFIX + "rps"
 SESSIONS_PER_SECOND = ANNOTATION_PREFIX + "sessions-per-second"
+RESTARTS_PER_MINUTE = ANNOTATION_PREFIX + "restarts-per-minute"
+# Not numbers: the telemetry shape the pod exposes, and "false" for a backend without session metrics.
+TELEMETRY = ANNOTATION_PREFIX + "telemetry"
+SESSIONS = ANNOTATION_PREFIX + "sessions"
 # JSON {image: {"error-ratio": 0.05, ...}}: what a pod does when it runs that image, so a hotfix that
 # only changes images can be bad (and its undo good again).
 BEHAVIOUR_BY_IMAGE = ANNOTATION_PREFIX + "behaviour-by-image"
 
-DEFAULTS = {ERROR_RATIO: 0.001, P95_MS: 200.0, CRASH_RATIO: 0.001, REQUESTS_PER_SECOND: 20.0, SESSIONS_PER_SECOND: 5.0}
-# Fine buckets around the default 1200 ms limit, so a declared p95 lands in the right bucket.
-LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.2, 1.5, 2.0, 3.0, 5.0, math.inf)
+DEFAULTS = {
+    ERROR_RATIO: 0.001,
+    P95_MS: 200.0,
+    CRASH_RATIO: 0.001,
+    REQUESTS_PER_SECOND: 20.0,
+    SESSIONS_PER_SECOND: 5.0,
+    RESTARTS_PER_MINUTE: 0.0,
+}
 # A tenth of the requests take the declared p95 latency, the rest are fast: histogram_quantile(0.95)
 # then falls in the declared value's bucket.
 SLOW_SHARE = 0.1
@@ -52,6 +68,9 @@ class PodBehaviour:
     crash_ratio: float
     requests_per_second: float
     sessions_per_second: float
+    restarts_per_minute: float = 0.0
+    telemetry: str = "labels"
+    with_sessions: bool = True
 
     @classmethod
     def from_annotations(cls, annotations: dict[str, str] | None, images: list[str] | None = None) -> PodBehaviour:
@@ -71,40 +90,36 @@ class PodBehaviour:
                     values[key] = float(raw)
                 except ValueError:
                     log.warning("ignoring %s=%r: not a number", key, raw)
+        telemetry = declared.get(TELEMETRY, "labels")
+        if telemetry not in SHAPES:
+            log.warning("ignoring %s=%r: one of %s", TELEMETRY, telemetry, ", ".join(SHAPES))
+            telemetry = "labels"
         return cls(
             error_ratio=min(max(values[ERROR_RATIO], 0.0), 1.0),
             p95_seconds=max(values[P95_MS], 0.0) / 1000,
             crash_ratio=min(max(values[CRASH_RATIO], 0.0), 1.0),
             requests_per_second=max(values[REQUESTS_PER_SECOND], 0.0),
             sessions_per_second=max(values[SESSIONS_PER_SECOND], 0.0),
+            restarts_per_minute=max(values[RESTARTS_PER_MINUTE], 0.0),
+            telemetry=telemetry,
+            with_sessions=declared.get(SESSIONS, "true").lower() != "false",
         )
 
 
-@dataclass
-class DeploymentCounters:
-    ok_requests: float = 0.0
-    error_requests: float = 0.0
-    bucket_counts: list[float] = field(default_factory=lambda: [0.0] * len(LATENCY_BUCKETS))
-    latency_sum: float = 0.0
-    sessions: float = 0.0
-    crashed_sessions: float = 0.0
-
-    def _observe(self, seconds: float, count: float) -> None:
-        for index, upper in enumerate(LATENCY_BUCKETS):
-            if seconds <= upper:
-                self.bucket_counts[index] += count
-                break
-        self.latency_sum += seconds * count
-
-    def advance(self, pod: PodBehaviour, elapsed: float) -> None:
-        requests = pod.requests_per_second * elapsed
-        self.error_requests += requests * pod.error_ratio
-        self.ok_requests += requests * (1 - pod.error_ratio)
-        self._observe(pod.p95_seconds, requests * SLOW_SHARE)
-        self._observe(FAST_LATENCY_SECONDS, requests * (1 - SLOW_SHARE))
-        sessions = pod.sessions_per_second * elapsed
-        self.sessions += sessions
-        self.crashed_sessions += sessions * pod.crash_ratio
+def serve(counters: PodCounters, pod: PodBehaviour, elapsed: float, rng: np.random.Generator) -> None:
+    """What ``pod`` served in ``elapsed`` seconds: whole requests, with Poisson noise on every count."""
+    errors = int(rng.poisson(pod.requests_per_second * pod.error_ratio * elapsed))
+    ok = int(rng.poisson(pod.requests_per_second * (1 - pod.error_ratio) * elapsed))
+    for code, count in (("200", ok), ("500", errors)):
+        # A tenth of the requests take the declared p95 latency and the rest are fast, so that
+        # histogram_quantile(0.95) falls in the declared value's bucket.
+        slow = int(rng.binomial(count, SLOW_SHARE)) if count else 0
+        counters.observe(code, pod.p95_seconds, slow)
+        counters.observe(code, FAST_LATENCY_SECONDS, count - slow)
+    sessions = int(rng.poisson(pod.sessions_per_second * elapsed))
+    counters.sessions += sessions
+    counters.crashed_sessions += int(rng.binomial(sessions, pod.crash_ratio)) if sessions else 0
+    counters.restarts += int(rng.poisson(pod.restarts_per_minute * elapsed / 60))
 
 
 def _ready(pod: Any) -> bool:
@@ -119,47 +134,46 @@ def _controller(metadata: Any) -> Any | None:
 
 
 class WorkloadSimulator:
-    """Polls the cluster's Ready pods and advances each Deployment's counters in real time."""
+    """Polls the cluster's Ready pods and advances each pod's counters in real time."""
 
-    def __init__(self, api_client: client.ApiClient, poll_interval: float = 0.5) -> None:
+    def __init__(self, api_client: client.ApiClient, poll_interval: float = 0.5, seed: int = 0) -> None:
         self.core = client.CoreV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)
         self.poll_interval = poll_interval
-        self.counters: dict[tuple[str, str], DeploymentCounters] = {}
+        self.rng = np.random.default_rng(seed)
+        self.counters: dict[PodIdentity, PodCounters] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._pods: dict[tuple[str, str], list[PodBehaviour]] = {}
+        self._pods: dict[PodIdentity, PodBehaviour] = {}
 
-    def ready_pods_by_deployment(self) -> dict[tuple[str, str], list[PodBehaviour]]:
+    def ready_pods(self) -> dict[PodIdentity, PodBehaviour]:
         replica_set_owner = {}
         for replica_set in self.apps.list_replica_set_for_all_namespaces().items:
             owner = _controller(replica_set.metadata)
             if owner is not None and owner.kind == "Deployment":
                 replica_set_owner[(replica_set.metadata.namespace, replica_set.metadata.name)] = owner.name
-        pods: dict[tuple[str, str], list[PodBehaviour]] = {}
+        pods: dict[PodIdentity, PodBehaviour] = {}
         for pod in self.core.list_pod_for_all_namespaces().items:
             owner = _controller(pod.metadata)
             if owner is None or owner.kind != "ReplicaSet" or not _ready(pod):
                 continue
             deployment = replica_set_owner.get((pod.metadata.namespace, owner.name))
             if deployment is not None:
-                key = (pod.metadata.namespace, deployment)
+                identity = PodIdentity(pod.metadata.namespace, deployment, pod.metadata.name)
                 images = [container.image for container in pod.spec.containers]
-                pods.setdefault(key, []).append(PodBehaviour.from_annotations(pod.metadata.annotations, images))
+                pods[identity] = PodBehaviour.from_annotations(pod.metadata.annotations, images)
         return pods
 
     def advance(self, elapsed: float) -> None:
         with self._lock:
-            for key, pods in self._pods.items():
-                counters = self.counters.setdefault(key, DeploymentCounters())
-                for pod in pods:
-                    counters.advance(pod, elapsed)
+            for identity, behaviour in self._pods.items():
+                serve(self.counters.setdefault(identity, PodCounters()), behaviour, elapsed, self.rng)
 
     def run(self) -> None:
         last = time.monotonic()
         while not self._stop.is_set():
             try:
-                pods = self.ready_pods_by_deployment()
+                pods = self.ready_pods()
             except Exception as error:  # the API server may be restarting; keep the last picture
                 log.warning("listing pods failed: %s", error)
                 pods = self._pods
@@ -167,33 +181,28 @@ class WorkloadSimulator:
             # Traffic since the last tick was served by the pods seen at the last tick.
             self.advance(now - last)
             last = now
-            self._pods = pods
+            with self._lock:
+                # A pod that is gone takes its series with it, as a real scrape target does.
+                self.counters = {identity: self.counters[identity] for identity in pods if identity in self.counters}
+                self._pods = pods
             self._stop.wait(self.poll_interval)
 
     def stop(self) -> None:
         self._stop.set()
 
     def collect(self) -> Iterator[Metric]:
-        requests = CounterMetricFamily("http_requests", "Requests served", labels=["namespace", "deployment", "code"])
-        durations = HistogramMetricFamily(
-            "http_request_duration_seconds", "Request latency", labels=["namespace", "deployment"]
-        )
-        sessions = CounterMetricFamily("app_sessions", "User sessions started", labels=["namespace", "deployment"])
-        crashed = CounterMetricFamily(
-            "app_sessions_crashed", "User sessions that crashed", labels=["namespace", "deployment"]
-        )
+        families: dict[str, Metric] = {}
         with self._lock:
-            for (namespace, deployment), counters in sorted(self.counters.items()):
-                requests.add_metric([namespace, deployment, "200"], counters.ok_requests)
-                requests.add_metric([namespace, deployment, "500"], counters.error_requests)
-                cumulative, buckets = 0.0, []
-                for upper, count in zip(LATENCY_BUCKETS, counters.bucket_counts, strict=True):
-                    cumulative += count
-                    buckets.append(("+Inf" if math.isinf(upper) else repr(upper), cumulative))
-                durations.add_metric([namespace, deployment], buckets, counters.latency_sum)
-                sessions.add_metric([namespace, deployment], counters.sessions)
-                crashed.add_metric([namespace, deployment], counters.crashed_sessions)
-        yield from (requests, durations, sessions, crashed)
+            for identity, counters in sorted(self.counters.items(), key=lambda item: item[0].pod):
+                behaviour = self._pods.get(identity)
+                if behaviour is None:
+                    continue
+                for name, labels, value in samples(behaviour.telemetry, identity, counters, behaviour.with_sessions):
+                    family = families.get(name)
+                    if family is None:
+                        family = families[name] = Metric(name, name, "untyped")
+                    family.add_sample(name, labels, value)
+        yield from families.values()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -201,9 +210,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--poll-interval", type=float, default=0.5)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the Poisson noise")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    simulator = WorkloadSimulator(config.new_client_from_config(args.kubeconfig), args.poll_interval)
+    simulator = WorkloadSimulator(config.new_client_from_config(args.kubeconfig), args.poll_interval, args.seed)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(simulator)
     start_http_server(args.port, addr="127.0.0.1", registry=registry)

@@ -1,0 +1,166 @@
+"""The telemetry check: does every enabled threshold have data for every target, and if not, why not.
+
+Run before a rollout (and by ``hotfix-operator analyze --explain``), so that a monitoring gap is found
+before the incident needs the numbers. For each threshold and target the check runs the threshold's own
+query; when that finds nothing it looks at the raw metric step by step (does it exist at all, in this
+namespace, with the workload label, with this Deployment's value) and says what it found instead, with
+the query it ran and the preset that would fit the labels it saw. Pure: the adapter runs the queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from hotfix_operator.analysis.presets.base import Target, TelemetryPreset
+from hotfix_operator.analysis.queries import AnalysisRequest
+from hotfix_operator.analysis.thresholds import CRASH_FREE_SESSIONS, ERROR_RATE, LATENCY_P95
+from hotfix_operator.api.models import CrashFreeSource
+
+# Labels that give a telemetry source away, and the preset that reads it.
+_PRESET_HINTS = (
+    ("destination_workload", "istio"),
+    ("k8s_deployment_name", "otel"),
+    ("pod", "kube-prometheus"),
+)
+MAX_VALUES_SHOWN = 8
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What to ask Prometheus about one threshold of one target."""
+
+    threshold: str
+    target: Target
+    query: str  # the threshold's own query for this target, as an instant query
+    raw_metric: str  # the series it reads
+    namespace_label: str
+    workload_label: str | None  # None: pods mapped by name
+    override: bool = False
+
+
+@dataclass(frozen=True)
+class Finding:
+    threshold: str
+    target: Target
+    ready: bool
+    message: str
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def probes(preset: TelemetryPreset, request: AnalysisRequest, now_window: timedelta) -> list[Probe]:
+    """One probe per enabled threshold and target; ``now_window`` is the rate window of the instant query."""
+    analysis = request.analysis
+    found = []
+    for target in request.targets:
+        match = preset.selector([target])
+        shapes = {
+            ERROR_RATE: (analysis.error_rate.query, preset.error_ratio(match, now_window), preset.requests),
+            LATENCY_P95: (analysis.latency_p95.query, preset.latency_p95_ms(match, now_window), preset.latency_buckets),
+        }
+        if analysis.crash_free_sessions.source is CrashFreeSource.RESTARTS:
+            shapes[CRASH_FREE_SESSIONS] = (None, preset.restarts_queries([target])[0], preset.restarts)
+        else:
+            sessions = preset.sessions_queries([target])[0]
+            shapes[CRASH_FREE_SESSIONS] = (analysis.crash_free_sessions.query, sessions, preset.sessions)
+        for threshold, (override, query, raw) in shapes.items():
+            if threshold not in request.enabled:
+                continue
+            by_pod = raw == preset.restarts or (raw == preset.sessions and preset.sessions_by_pod)
+            found.append(
+                Probe(
+                    threshold=threshold,
+                    target=target,
+                    query=(override or query)
+                    .replace("{{namespace}}", target[0])
+                    .replace("{{deployment}}", target[1])
+                    .replace("{{window}}", f"{int(now_window.total_seconds())}s"),
+                    raw_metric=raw,
+                    namespace_label="namespace" if by_pod else preset.namespace_label,
+                    workload_label=None if by_pod else preset.workload_label,
+                    override=override is not None,
+                )
+            )
+    return found
+
+
+def diagnosis_queries(probe: Probe) -> dict[str, str]:
+    """The follow-up instant queries for a probe whose own query found nothing."""
+    namespace, _ = probe.target
+    in_namespace = f'{probe.raw_metric}{{{probe.namespace_label}="{_quote(namespace)}"}}'
+    queries = {
+        "anywhere": f"topk(1, {probe.raw_metric})",
+        "in_namespace": f"topk(1, {in_namespace})",
+    }
+    workload = probe.workload_label or "pod"
+    queries["workloads"] = f"topk({MAX_VALUES_SHOWN}, count by ({workload}) ({in_namespace}))"
+    return queries
+
+
+Series = list[dict[str, object]]
+
+
+def _labels(answer: Series) -> dict[str, str]:
+    labels = answer[0].get("metric") if answer else None
+    return {str(k): str(v) for k, v in (labels or {}).items() if k != "__name__"} if isinstance(labels, dict) else {}
+
+
+def _suggestion(labels: dict[str, str]) -> str:
+    for label, preset in _PRESET_HINTS:
+        if label in labels:
+            return f": try `telemetry: {preset}`"
+    return ": set a query override for this threshold"
+
+
+def diagnose(probe: Probe, answers: dict[str, Series | None]) -> str:
+    """What the check found instead of data. ``answers`` holds the diagnosis queries' results (None: failed)."""
+    namespace, deployment = probe.target
+    where = f"{probe.threshold} of {namespace}/{deployment}: `{probe.query}` returned nothing"
+    if probe.override:
+        return f"{where} (an override query: check it in Prometheus)"
+    anywhere, in_namespace, workloads = answers.get("anywhere"), answers.get("in_namespace"), answers.get("workloads")
+    if anywhere is None or in_namespace is None:
+        return f"{where}; Prometheus did not answer the follow-up queries"
+    if not anywhere:
+        return (
+            f"{where}; `{probe.raw_metric}` has no series at all in this Prometheus: is it scraped, and is this "
+            "the right preset?"
+        )
+    if not in_namespace:
+        sample = _labels(anywhere)
+        if any(value == namespace for value in sample.values()):
+            renamed = next(label for label, value in sample.items() if value == namespace)
+            return (
+                f"{where}; `{probe.raw_metric}` carries the namespace in `{renamed}`, not `{probe.namespace_label}` "
+                "(a scrape renamed it): set a query override or the namespace label"
+            )
+        return (
+            f'{where}; `{probe.raw_metric}` has series, but none with {probe.namespace_label}="{namespace}"; '
+            f"one of them has labels {', '.join(sorted(sample))}"
+        )
+    labels = _labels(in_namespace)
+    workload = probe.workload_label or "pod"
+    if workload not in labels:
+        return (
+            f"{where}; `{probe.raw_metric}` has series in namespace {namespace} but no label `{workload}`; "
+            f"its labels are {', '.join(sorted(labels))}{_suggestion(labels)}"
+        )
+    seen = sorted(str(_labels([series]).get(workload, "")) for series in workloads or [])
+    wanted = (
+        f"pods named {deployment}-<hash>-<suffix>" if probe.workload_label is None else f'{workload}="{deployment}"'
+    )
+    return (
+        f"{where}; `{probe.raw_metric}` has series in namespace {namespace}, but none for {wanted}; "
+        f"{workload} values seen: {', '.join(seen[:MAX_VALUES_SHOWN]) or 'none'}"
+    )
+
+
+def ready_message(probe: Probe, values: Series) -> str:
+    namespace, deployment = probe.target
+    value = values[0].get("value") if values else None
+    no_traffic = isinstance(value, list) and len(value) == 2 and str(value[1]).lower() == "nan"
+    state = "has series, but no requests right now" if no_traffic else "has data"
+    return f"{probe.threshold} of {namespace}/{deployment} {state}"
