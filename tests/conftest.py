@@ -19,7 +19,7 @@ from testbed_support import PrometheusQuery, install_crd
 LOG_TAIL_LINES = 25
 # Fixtures that start a real server: a test using any of them (directly or through another fixture) is
 # marked ``real``, so `make unit` can run the pure tests alone with ``-m "not real"``.
-REAL_FIXTURES = frozenset({"testbed", "backfilled_prometheus"})
+REAL_FIXTURES = frozenset({"testbed", "backfilled_prometheus", "preset_prometheus"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,13 +106,17 @@ class BackfilledPrometheus:
     now: int
 
 
-@pytest.fixture(scope="session")
-def backfilled_prometheus() -> Iterator[BackfilledPrometheus]:
-    # An hour in the past, on a minute boundary: old enough to be history, young enough for retention.
-    now = (int(time.time()) // 60) * 60 - 3600
-    work_dir = Path(tempfile.mkdtemp(prefix="hotfix-prometheus-"))
+def history_now() -> int:
+    """An hour in the past, on a minute boundary: old enough to be history, young enough for retention."""
+    return (int(time.time()) // 60) * 60 - 3600
+
+
+@contextmanager
+def backfilled(openmetrics: str, now: int, prefix: str) -> Iterator[BackfilledPrometheus]:
+    """A real Prometheus serving ``openmetrics`` (written with promtool's backfill) as its history."""
+    work_dir = Path(tempfile.mkdtemp(prefix=prefix))
     source = work_dir / "history.om"
-    source.write_text(openmetrics_history(now))
+    source.write_text(openmetrics)
     promtool = shutil.which("promtool") or str(Path(prometheus_binary()).with_name("promtool"))
     subprocess.run(
         [promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(work_dir / "data")],
@@ -124,3 +129,10 @@ def backfilled_prometheus() -> Iterator[BackfilledPrometheus]:
         yield BackfilledPrometheus(url=server.url, now=now)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def backfilled_prometheus() -> Iterator[BackfilledPrometheus]:
+    now = history_now()
+    with backfilled(openmetrics_history(now), now, "hotfix-prometheus-") as server:
+        yield server

@@ -10,7 +10,7 @@ import pytest
 from hotfix_operator.analysis.prometheus import (
     PrometheusAnalyzer,
     PrometheusSettings,
-    capture_baseline,
+    capture_span,
     connect,
 )
 from hotfix_operator.analysis.queries import AnalysisRequest, QuerySettings, build_request
@@ -152,13 +152,16 @@ def test_batched_and_unbatched_agree_and_batching_keeps_query_count_flat(
     assert single_analyzer.stats.queries == 4 * len(requests_)
 
 
-def test_baseline_capture(analyzer: PrometheusAnalyzer, backfilled_prometheus: BackfilledPrometheus) -> None:
+def test_span_capture(analyzer: PrometheusAnalyzer, backfilled_prometheus: BackfilledPrometheus) -> None:
     now = backfilled_prometheus.now
     targets = [(NAMESPACE, "err-below"), (NAMESPACE, "lat-three"), (NAMESPACE, "ghost")]
-    baselines = capture_baseline(analyzer, None, targets, timedelta(minutes=5), at=now - 1800)
-    assert baselines[f"{NAMESPACE}/err-below"].error_rate == pytest.approx(0.009, rel=0.02)
-    assert 200 < (baselines[f"{NAMESPACE}/lat-three"].latency_p95_ms or 0) <= 300
-    assert baselines[f"{NAMESPACE}/ghost"].error_rate is None
+    spans = capture_span(analyzer, None, targets, timedelta(minutes=5), timedelta(minutes=1), end=now - 1800)
+    err_below = spans[f"{NAMESPACE}/err-below"]
+    assert err_below.requests == pytest.approx(100 * 300, rel=0.06)
+    assert err_below.error_rate == pytest.approx(0.009, rel=0.02)
+    assert len(spans[f"{NAMESPACE}/lat-three"].p95_windows_ms) == 5
+    assert 200 < (spans[f"{NAMESPACE}/lat-three"].p95_ms or 0) <= 300
+    assert spans[f"{NAMESPACE}/ghost"].requests is None
 
 
 def test_analyze_command(backfilled_prometheus: BackfilledPrometheus, tmp_path: Any) -> None:

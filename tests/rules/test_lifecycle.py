@@ -13,7 +13,6 @@ from hotfix_operator.rules.lifecycle import (
     due_checkpoint,
     forward_fix_due,
     is_recent_deploy,
-    judge_checkpoint,
     outcome_of,
 )
 
@@ -76,22 +75,6 @@ def test_due_checkpoint() -> None:
     assert due_checkpoint(checkpoints, rolled_out, NOW) is None
     rolled_out.rollout_completed_at = NOW - timedelta(hours=1)
     assert due_checkpoint(checkpoints, rolled_out, NOW) == timedelta(hours=1)
-
-
-@pytest.mark.parametrize(
-    ("baseline", "current", "breached", "passed"),
-    [
-        ((0.002, 200.0), (0.0025, 230.0), False, True),
-        ((0.002, 200.0), (0.004, 200.0), False, False),
-        ((0.002, 200.0), (0.002, 250.0), False, False),
-        ((0.002, 200.0), (0.002, 200.0), True, False),
-        ((None, None), (0.002, 200.0), False, True),
-    ],
-)
-def test_judge_checkpoint(
-    baseline: tuple[float | None, float | None], current: tuple[float, float], breached: bool, passed: bool
-) -> None:
-    assert judge_checkpoint(*baseline, *current, breached).passed is passed
 
 
 def test_recent_deploy_window_is_inclusive() -> None:

@@ -49,6 +49,7 @@ from hotfix_operator.analysis.verdicts import (
 )
 from hotfix_operator.api.models import CrashFreeSource
 from hotfix_operator.api.status import AnalysisState
+from hotfix_operator.rules.baseline import SpanStats
 
 
 @dataclass(frozen=True)
@@ -150,10 +151,10 @@ class PrometheusAnalyzer:
             if self.on_query is not None:
                 self.on_query(elapsed, failed)
 
-    def query_instant(self, promql: str) -> Matrix | Exception:
+    def query_instant(self, promql: str, at: float | None = None) -> Matrix | Exception:
         """An instant query (the telemetry check's probes), failures returned like query_range's."""
         try:
-            return self.connection.custom_query(promql)
+            return self.connection.custom_query(promql, params={"time": at} if at is not None else None)
         except (PrometheusApiClientException, requests.exceptions.RequestException, ValueError) as error:
             return error
 
@@ -235,56 +236,51 @@ class PrometheusAnalyzer:
         return MetricResult(metric=metric, state=AnalysisState.INCONCLUSIVE, reason=_describe_failure(error))
 
 
-@dataclass(frozen=True)
-class Baseline:
-    """The pre-hotfix level of each metric, for the stability checkpoints' "back to baseline"."""
-
-    error_rate: float | None
-    latency_p95_ms: float | None
-
-
-def capture_baseline(
+def capture_span(
     analyzer: PrometheusAnalyzer,
     telemetry: str | None,
     targets: list[Target],
-    window: timedelta,
-    at: float | None = None,
-) -> dict[str, Baseline]:
-    """Error rate and p95 of each target over ``window`` before ``at``: two queries for all targets."""
-    at = float(math.floor(time.time() if at is None else at))
+    span: timedelta,
+    latency_window: timedelta,
+    end: float | None = None,
+) -> dict[str, SpanStats]:
+    """Requests, failures and p95 windows of each target over the ``span`` before ``end``: three queries for
+    all targets. A target without data gets an empty SpanStats (nothing to compare), never an error."""
+    end = float(math.floor(time.time() if end is None else end))
     preset = analyzer.settings.preset(telemetry)
     match = preset.selector(targets)
-    step = window
-    answers = {
-        "error_rate": analyzer.query_range(RangeQuery(preset.error_ratio(match, window), at, at, step)),
-        "latency": analyzer.query_range(RangeQuery(preset.latency_p95_ms(match, window), at, at, step)),
-    }
+    requests_answer = analyzer.query_range(RangeQuery(preset.requests_in(match, span), end, end, span))
+    failed_answer = analyzer.query_range(RangeQuery(preset.failed_in(match, span), end, end, span))
+    first_window_end = end - span.total_seconds() + latency_window.total_seconds()
+    latency_answer = analyzer.query_range(
+        RangeQuery(preset.latency_p95_ms(match, latency_window), min(first_window_end, end), end, latency_window)
+    )
 
-    def last_value(matrix: Matrix | Exception, target: Target) -> float | None:
+    def points(matrix: Matrix | Exception, target: Target) -> list[float]:
         if isinstance(matrix, Exception):
-            return None
-        points = series_for(matrix, target)
-        if not points or math.isnan(points[-1][1]):
-            return None
-        return points[-1][1]
+            return []
+        return [value for _, value in series_for(matrix, target) or [] if not math.isnan(value)]
 
-    return {
-        f"{namespace}/{deployment}": Baseline(
-            error_rate=last_value(answers["error_rate"], (namespace, deployment)),
-            latency_p95_ms=last_value(answers["latency"], (namespace, deployment)),
+    stats = {}
+    for target in targets:
+        requests_, failed = points(requests_answer, target), points(failed_answer, target)
+        stats[f"{target[0]}/{target[1]}"] = SpanStats(
+            requests=requests_[-1] if requests_ else None,
+            failed=failed[-1] if failed else None,
+            p95_windows_ms=tuple(points(latency_answer, target)),
         )
-        for namespace, deployment in targets
-    }
+    return stats
 
 
-def check_telemetry(analyzer: PrometheusAnalyzer, request: AnalysisRequest) -> list[Finding]:
-    """Does every enabled threshold return data for every target? If not, say what there is instead."""
+def check_telemetry(analyzer: PrometheusAnalyzer, request: AnalysisRequest, at: float | None = None) -> list[Finding]:
+    """Does every enabled threshold return data for every target (now, or at ``at``)? If not, say what there
+    is instead."""
     settings = analyzer.settings
     preset = settings.preset(request.telemetry)
     window = rate_window(settings, request.analysis.interval)
     findings = []
     for probe in probes(preset, request, window):
-        answer = analyzer.query_instant(probe.query)
+        answer = analyzer.query_instant(probe.query, at)
         if isinstance(answer, Exception):
             findings.append(
                 Finding(probe.threshold, probe.target, False, f"{probe.threshold}: {_describe_failure(answer)}")
@@ -295,7 +291,7 @@ def check_telemetry(analyzer: PrometheusAnalyzer, request: AnalysisRequest) -> l
             continue
         follow_ups: dict[str, Matrix | None] = {}
         for name, query in diagnosis_queries(probe).items():
-            result = analyzer.query_instant(query)
+            result = analyzer.query_instant(query, at)
             follow_ups[name] = None if isinstance(result, Exception) else result
         findings.append(Finding(probe.threshold, probe.target, False, diagnose(probe, follow_ups)))
     return findings

@@ -94,6 +94,8 @@ def diagnosis_queries(probe: Probe) -> dict[str, str]:
     queries = {
         "anywhere": f"topk(1, {probe.raw_metric})",
         "in_namespace": f"topk(1, {in_namespace})",
+        # A scrape whose target has a namespace of its own renames the metric's label (honor_labels: false).
+        "renamed": f'topk(1, {probe.raw_metric}{{exported_namespace="{_quote(namespace)}"}})',
     }
     workload = probe.workload_label or "pod"
     queries["workloads"] = f"topk({MAX_VALUES_SHOWN}, count by ({workload}) ({in_namespace}))"
@@ -131,11 +133,10 @@ def diagnose(probe: Probe, answers: dict[str, Series | None]) -> str:
         )
     if not in_namespace:
         sample = _labels(anywhere)
-        if any(value == namespace for value in sample.values()):
-            renamed = next(label for label, value in sample.items() if value == namespace)
+        if answers.get("renamed") and probe.namespace_label != "exported_namespace":
             return (
-                f"{where}; `{probe.raw_metric}` carries the namespace in `{renamed}`, not `{probe.namespace_label}` "
-                "(a scrape renamed it): set a query override or the namespace label"
+                f"{where}; `{probe.raw_metric}` carries the namespace in `exported_namespace`, not "
+                f"`{probe.namespace_label}` (a scrape renamed it): set a query override or the namespace label"
             )
         return (
             f'{where}; `{probe.raw_metric}` has series, but none with {probe.namespace_label}="{namespace}"; '

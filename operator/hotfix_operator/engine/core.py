@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from hotfix_operator.analysis.prometheus import capture_span
 from hotfix_operator.analysis.queries import AnalysisRequest, build_request
 from hotfix_operator.analysis.scheduler import AnalysisScheduler
 from hotfix_operator.analysis.verdicts import AnalysisReport
@@ -27,6 +28,7 @@ from hotfix_operator.engine.metrics import OperatorMetrics
 from hotfix_operator.kube.deployments import DeploymentClient
 from hotfix_operator.kube.hotfixes import HotfixClient
 from hotfix_operator.notify.notifier import Notifier
+from hotfix_operator.rules.baseline import SpanStats
 
 # How often to look again while waiting on something that is not Prometheus: the analysis interval,
 # but at least every 5 s and at most every second, so that a thousand Hotfixes rolling out at once do
@@ -169,6 +171,26 @@ class ControllerCore:
             active_since.timestamp(),
         )
 
+    async def _span_stats(self, step: Step, span: timedelta) -> dict[str, SpanStats]:
+        """Each target's requests, failures and p95 windows over the last ``span``; empty when unknown."""
+        url = self._prometheus_url(step.spec)
+        if not url:
+            return {}
+        targets = [(step.namespace, target.deployment) for target in step.spec.targets]
+        analysis = step.spec.analysis
+        try:
+            return await self._io(
+                capture_span,
+                self.scheduler.analyzer_for(url),
+                analysis.telemetry,
+                targets,
+                span,
+                analysis.latency_p95.window,
+            )
+        except Exception as error:  # a comparison is evidence, not a precondition: never stop a hotfix on it
+            step.logger.warning("span statistics not captured: %s", error)
+            return {}
+
     async def _analyze(self, step: Step, active_since: datetime) -> AnalysisReport:
         report = await self.scheduler.next_report(
             self._prometheus_url(step.spec), self._analysis_request(step, active_since)
@@ -200,13 +222,38 @@ def health_condition(report: AnalysisReport) -> tuple[str, str, str]:
     return "Unknown", reason, report.summary()
 
 
-def latest_value(result: Any) -> float | None:
-    return None if result is None else result.value
-
-
 def camel_case(rule: str) -> str:
     return "".join(part.capitalize() for part in rule.split("-"))
 
 
 def duration_text(value: timedelta) -> str:
     return format_duration(value)
+
+
+# Bounded: the status is an etcd object, and a median needs no more.
+MAX_STORED_WINDOWS = 120
+
+
+def baseline_span(spec: HotfixSpec) -> timedelta:
+    """The pre-hotfix span the checkpoints compare against: as long as the first checkpoint's span."""
+    return max(spec.stability.checkpoints[0], spec.analysis.error_rate.for_)
+
+
+def span_stats_to_status(stats: SpanStats) -> dict[str, Any]:
+    return {
+        "requests": stats.requests,
+        "failed": stats.failed,
+        "errorRate": stats.error_rate,
+        "latencyP95Ms": stats.p95_ms,
+        "latencyP95WindowsMs": [round(value, 3) for value in stats.p95_windows_ms[-MAX_STORED_WINDOWS:]],
+    }
+
+
+def span_stats_from_status(recorded: dict[str, Any] | None) -> SpanStats | None:
+    if not recorded or recorded.get("requests") is None:
+        return None
+    return SpanStats(
+        requests=recorded.get("requests"),
+        failed=recorded.get("failed"),
+        p95_windows_ms=tuple(recorded.get("latencyP95WindowsMs") or ()),
+    )

@@ -8,7 +8,15 @@ from hotfix_operator.analysis.thresholds import ERROR_RATE, LATENCY_P95
 from hotfix_operator.analysis.verdicts import AnalysisReport
 from hotfix_operator.api.models import RollbackMode
 from hotfix_operator.api.status import AnalysisState, CheckpointRecord, DecisionRecord, HotfixStatus, Phase
-from hotfix_operator.engine.core import ControllerCore, Step, camel_case, duration_text, health_condition, latest_value
+from hotfix_operator.engine.core import (
+    ControllerCore,
+    Step,
+    camel_case,
+    duration_text,
+    health_condition,
+    span_stats_from_status,
+)
+from hotfix_operator.rules.baseline import judge_checkpoint
 from hotfix_operator.rules.decision import Action, Decision, Rule, decide
 from hotfix_operator.rules.lifecycle import (
     ROLLBACK_REQUEST,
@@ -18,7 +26,6 @@ from hotfix_operator.rules.lifecycle import (
     forward_fix_due,
     incident_started_at,
     is_recent_deploy,
-    judge_checkpoint,
     outcome_of,
 )
 
@@ -62,7 +69,7 @@ class MonitoringPhases(ControllerCore):
         # a forward-fix hold restarts it, and "pending" or "inconclusive" prove nothing either way.
         conclusive = report.result in (AnalysisState.HEALTHY, AnalysisState.BREACHED)
         if step.status.phase is Phase.MONITORING and conclusive:
-            return self._checkpoint(step, report)
+            return await self._checkpoint(step, report)
         return delay
 
     def _rollback_request(self, step: Step) -> Decision | None:
@@ -169,24 +176,27 @@ class MonitoringPhases(ControllerCore):
             self._note(step, "RollbackRequested", f"asked {metadata['namespace']}/{metadata['name']} to roll back too",
                        rule=decision.rule.value)  # fmt: skip
 
-    def _checkpoint(self, step: Step, report: AnalysisReport) -> float | None:
+    async def _checkpoint(self, step: Step, report: AnalysisReport) -> float | None:
         after = due_checkpoint(step.spec, step.status, step.now)
         if after is None:
             return 0.0
+        # The span since the last checkpoint (or the rollout), compared with the pre-hotfix baseline.
+        assert step.status.rollout_completed_at is not None
+        since = max([step.status.rollout_completed_at, *(record.at for record in step.status.checkpoints)])
+        span = max(step.now - since, step.spec.analysis.latency_p95.window)
+        current = await self._span_stats(step, span)
         baseline_targets = (step.status.baseline or {}).get("targets") or {}
-        verdicts = []
-        for target, results in report.metrics.items():
-            current = {result.metric: result for result in results}
-            baseline = baseline_targets.get(target) or {}
-            verdicts.append(
-                judge_checkpoint(
-                    baseline.get("errorRate"),
-                    baseline.get("latencyP95Ms"),
-                    latest_value(current.get(ERROR_RATE)),
-                    latest_value(current.get(LATENCY_P95)),
-                    bool(step.status.breach_since_checkpoint),
-                )
+        enabled = self._analysis_request(step, since).enabled
+        verdicts = [
+            judge_checkpoint(
+                span_stats_from_status(baseline_targets.get(target)),
+                current.get(target),
+                bool(step.status.breach_since_checkpoint),
+                compare_errors=ERROR_RATE in enabled,
+                compare_latencies=LATENCY_P95 in enabled,
             )
+            for target in report.metrics
+        ]
         passed = all(verdict.passed for verdict in verdicts)
         message = "; ".join(verdict.message for verdict in verdicts)
         after_text = duration_text(after)

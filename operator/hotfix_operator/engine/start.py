@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from hotfix_operator.analysis.prometheus import capture_baseline, check_telemetry
+from hotfix_operator.analysis.prometheus import check_telemetry
 from hotfix_operator.api.status import Phase, TargetStatus
-from hotfix_operator.engine.core import ControllerCore, Step, poll_delay
+from hotfix_operator.engine.core import ControllerCore, Step, baseline_span, poll_delay, span_stats_to_status
 from hotfix_operator.kube.rollouts import ConcurrentModification, DeploymentError, RolloutFailed, RolloutInProgress
 from hotfix_operator.rules.lifecycle import APPROVED_BY
 
@@ -87,26 +87,16 @@ class StartPhases(ControllerCore):
         return False
 
     async def _baseline(self, step: Step) -> dict[str, Any]:
-        """Pre-hotfix error rate and p95, for the checkpoints; an unreachable Prometheus leaves it empty."""
-        url = self._prometheus_url(step.spec)
-        if not url:
-            return {}
-        window = step.spec.analysis.error_rate.for_
-        targets = [(step.namespace, target.deployment) for target in step.spec.targets]
-        try:
-            baselines = await self._io(
-                capture_baseline, self.scheduler.analyzer_for(url), step.spec.analysis.telemetry, targets, window
-            )
-        except Exception as error:  # a baseline is nice to have; its absence must not stop a hotfix
-            step.logger.warning("baseline not captured: %s", error)
+        """Pre-hotfix requests, failures and p95 windows over a span as long as the first checkpoint's, for
+        the checkpoints' comparison; an unreachable Prometheus leaves it empty."""
+        span = baseline_span(step.spec)
+        baselines = await self._span_stats(step, span)
+        if not baselines:
             return {}
         return {
             "capturedAt": step.now.isoformat(),
-            "window": window.total_seconds(),
-            "targets": {
-                target: {"errorRate": value.error_rate, "latencyP95Ms": value.latency_p95_ms}
-                for target, value in baselines.items()
-            },
+            "span": span.total_seconds(),
+            "targets": {target: span_stats_to_status(stats) for target, stats in baselines.items()},
         }
 
     async def _awaiting_approval(self, step: Step) -> float | None:

@@ -20,10 +20,6 @@ ABORT_REQUEST = "hotfix.dev/abort"
 # Set by the operator on sibling Hotfixes of an incident it rolls back as a whole (rollback-all).
 ROLLBACK_REQUESTED_BY = "hotfix.dev/rollback-requested-by"
 
-# Back to baseline: error rate and p95 may be this much worse than before the hotfix and still count.
-ERROR_RATE_TOLERANCE = 0.001  # absolute: 0.1 percentage points
-LATENCY_TOLERANCE = 1.2  # relative: 20 % slower
-
 
 def incident_started_at(spec: HotfixSpec, created_at: datetime) -> datetime:
     return spec.incident.started_at or created_at
@@ -101,38 +97,6 @@ def due_checkpoint(spec: HotfixSpec, status: HotfixStatus, now: datetime) -> tim
     if recorded < len(checkpoints) and elapsed >= checkpoints[recorded]:
         return checkpoints[recorded]
     return None
-
-
-@dataclass(frozen=True)
-class CheckpointVerdict:
-    passed: bool
-    message: str
-
-
-def judge_checkpoint(
-    baseline_error_rate: float | None,
-    baseline_p95_ms: float | None,
-    current_error_rate: float | None,
-    current_p95_ms: float | None,
-    breached_since_last: bool,
-) -> CheckpointVerdict:
-    """Back to baseline (within tolerance) and no breach since the last checkpoint."""
-    problems = []
-    if breached_since_last:
-        problems.append("a threshold was breached since the last checkpoint")
-    error_rate_known = baseline_error_rate is not None and current_error_rate is not None
-    if error_rate_known and current_error_rate > baseline_error_rate + ERROR_RATE_TOLERANCE:  # type: ignore[operator]
-        problems.append(
-            f"error rate {current_error_rate * 100:.2f}% is above the baseline {baseline_error_rate * 100:.2f}%"  # type: ignore[operator]
-        )
-    latency_known = baseline_p95_ms is not None and current_p95_ms is not None
-    if latency_known and current_p95_ms > baseline_p95_ms * LATENCY_TOLERANCE:  # type: ignore[operator]
-        problems.append(f"p95 {current_p95_ms:.0f} ms is above the baseline {baseline_p95_ms:.0f} ms")
-    if problems:
-        return CheckpointVerdict(False, "; ".join(problems))
-    if current_error_rate is None and current_p95_ms is None:
-        return CheckpointVerdict(True, "no breach since the last checkpoint (no current values to compare)")
-    return CheckpointVerdict(True, "back to baseline, no breach since the last checkpoint")
 
 
 def is_recent_deploy(completed_at: datetime | None, now: datetime, window: timedelta) -> bool:

@@ -84,9 +84,10 @@ def samples(shape: str, pod: PodIdentity, counters: PodCounters, with_sessions: 
     merged, latency_sum = _merged_buckets(counters), sum(counters.latency_sum_by_code.values())
     app_labels: dict[str, str]
     if shape in ("labels", "exported-namespace"):
-        app_labels = {"namespace": pod.namespace, "deployment": pod.deployment}
+        # Every scrape target adds its own `instance`: one series per pod.
+        app_labels = {"namespace": pod.namespace, "deployment": pod.deployment, "instance": pod.pod}
         if shape == "exported-namespace":
-            app_labels = {"exported_namespace": pod.namespace, "namespace": "ingress", "deployment": pod.deployment}
+            app_labels = {**app_labels, "exported_namespace": pod.namespace, "namespace": "ingress"}
         yield from _requests_by_code("http_requests_total", app_labels, "code", counters)
         yield from _histogram("http_request_duration_seconds", app_labels, merged, latency_sum, 1)
     elif shape == "kube-prometheus":

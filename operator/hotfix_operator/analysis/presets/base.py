@@ -98,6 +98,16 @@ class TelemetryPreset:
         ok = self._by_target(f"rate({self.requests}{{{match},{self.ok_matcher}}}[{rate_window}])")
         return f"1 - ({ok} or 0 * {total}) / {total}"
 
+    def requests_in(self, match: str, span: timedelta) -> str:
+        """Requests served in ``span`` (for the statistical comparison with the baseline)."""
+        return self._by_target(f"increase({self.requests}{{{match}}}[{promql_duration(span)}])")
+
+    def failed_in(self, match: str, span: timedelta) -> str:
+        """Failed requests in ``span``: total less the ones that did not fail (0 when none failed)."""
+        total = self.requests_in(match, span)
+        ok = self._by_target(f"increase({self.requests}{{{match},{self.ok_matcher}}}[{promql_duration(span)}])")
+        return f"{total} - ({ok} or 0 * {total})"
+
     def latency_p95_ms(self, match: str, window: timedelta) -> str:
         buckets = self._by_target(f"rate({self.latency_buckets}{{{match}}}[{promql_duration(window)}])", "le")
         scale = "" if self.latency_to_ms == 1 else f"{self.latency_to_ms:g} * "
