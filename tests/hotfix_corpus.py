@@ -59,6 +59,17 @@ VALID = [
     Case("minimal", {}),
     Case("observe-mode", {"spec.targets": [{"deployment": "auth-api"}]}),
     Case(
+        "backend-telemetry",
+        {
+            "spec.analysis": {
+                "telemetry": "kube-prometheus",
+                "requireTelemetry": True,
+                "latencyP95": {"enabled": False},
+                "crashFreeSessions": {"source": "restarts", "enabled": True},
+            }
+        },
+    ),
+    Case(
         "everything",
         {
             "spec.incident": {
@@ -217,4 +228,14 @@ INVALID = [
         "spec.notify.slack.webhookSecretRef.key",
     ),
     Case("approval-as-bool", {"spec.approval": True}, "spec.approval"),
+    Case("unknown-preset", {"spec.analysis": {"telemetry": "prometheus"}}, "spec.analysis.telemetry"),
+    Case("enabled-as-string", {"spec.analysis": {"errorRate": {"enabled": "no"}}}, "spec.analysis.errorRate.enabled"),
+    Case(
+        "unknown-crash-free-source",
+        {"spec.analysis": {"crashFreeSessions": {"source": "sentry"}}},
+        "spec.analysis.crashFreeSessions.source",
+    ),
+    Case(
+        "require-telemetry-as-string", {"spec.analysis": {"requireTelemetry": "yes"}}, "spec.analysis.requireTelemetry"
+    ),
 ]

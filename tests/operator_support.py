@@ -22,11 +22,18 @@ FAST_ANALYSIS = {
     "interval": "1s",
     "errorRate": {"max": 0.01, "for": "4s"},
     "latencyP95": {"maxMs": 1200, "window": "2s", "consecutiveWindows": 3},
-    "crashFreeSessions": {"min": 0.98, "over": "10s", "minSessions": 10},
+    "crashFreeSessions": {"min": 0.98, "over": "10s", "minSessions": 100},
 }
 
 
-def deployment_manifest(name: str, image: str = GOOD_IMAGE, replicas: int = 2, **template_spec: Any) -> dict[str, Any]:
+def deployment_manifest(
+    name: str,
+    image: str = GOOD_IMAGE,
+    replicas: int = 2,
+    annotations: dict[str, str] | None = None,
+    **template_spec: Any,
+) -> dict[str, Any]:
+    """A Deployment whose pods the simulator plays; ``annotations`` set their telemetry shape and behaviour."""
     import json
 
     return {
@@ -37,7 +44,10 @@ def deployment_manifest(name: str, image: str = GOOD_IMAGE, replicas: int = 2, *
             "replicas": replicas,
             "selector": {"matchLabels": {"app": name}},
             "template": {
-                "metadata": {"labels": {"app": name}, "annotations": {BEHAVIOUR_BY_IMAGE: json.dumps(BEHAVIOUR)}},
+                "metadata": {
+                    "labels": {"app": name},
+                    "annotations": {BEHAVIOUR_BY_IMAGE: json.dumps(BEHAVIOUR), **(annotations or {})},
+                },
                 "spec": {"containers": [{"name": "app", "image": image}], **template_spec},
             },
         },

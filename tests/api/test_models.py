@@ -105,7 +105,7 @@ def test_crd_defaults_match_model_defaults() -> None:
 
 
 def test_round_trip_keeps_wire_names_and_durations() -> None:
-    spec = parse_spec(VALID[2].manifest()["spec"])
+    spec = parse_spec(next(case for case in VALID if case.id == "everything").manifest()["spec"])
     wire = spec.to_api()
     assert wire["analysis"]["errorRate"]["for"] == "2m"
     assert wire["stability"]["checkpoints"] == ["30s", "1m30s", "2m"]

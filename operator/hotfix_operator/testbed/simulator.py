@@ -51,8 +51,8 @@ DEFAULTS = {
     ERROR_RATIO: 0.001,
     P95_MS: 200.0,
     CRASH_RATIO: 0.001,
-    REQUESTS_PER_SECOND: 20.0,
-    SESSIONS_PER_SECOND: 5.0,
+    REQUESTS_PER_SECOND: 100.0,
+    SESSIONS_PER_SECOND: 50.0,
     RESTARTS_PER_MINUTE: 0.0,
 }
 # A tenth of the requests take the declared p95 latency, the rest are fast: histogram_quantile(0.95)
