@@ -55,6 +55,7 @@ demo: $(STAMP) prometheus $(if $(filter local,$(CLUSTER)),cluster-bins)
 	$(BIN)/python -m hotfix_operator.testbed.demo --dir .cluster --cluster $(CLUSTER)
 
 bench: $(STAMP) cluster-bins prometheus
+	$(BIN)/python bench/bench_checkpoints.py
 	$(BIN)/python bench/bench_analysis.py
 	$(BIN)/python bench/bench_operator.py
 

@@ -92,7 +92,7 @@ VALID = [
                 "externalDependenciesCompatible": True,
             },
             "spec.analysis": {
-                "prometheusUrl": "http://prometheus.monitoring:9090",
+                "prometheus": "team-payments",
                 "interval": "15s",
                 "errorRate": {"max": 0.02, "for": "2m", "query": "sum(rate(x[1m]))"},
                 "latencyP95": {"maxMs": 800, "window": "30s", "consecutiveWindows": 4},
@@ -206,9 +206,15 @@ INVALID = [
     ),
     Case("bad-on-missing-data", {"spec.analysis": {"onMissingData": "ignore"}}, "spec.analysis.onMissingData"),
     Case(
-        "bad-prometheus-url",
-        {"spec.analysis": {"prometheusUrl": "prometheus:9090"}},
+        "prometheus-url-is-not-accepted",
+        {"spec.analysis": {"prometheusUrl": "https://evil.example/"}},
         "spec.analysis.prometheusUrl",
+        note="a Hotfix names an endpoint of the operator, never a URL that would receive its credentials",
+    ),
+    Case(
+        "prometheus-endpoint-as-url",
+        {"spec.analysis": {"prometheus": "http://evil.example"}},
+        "spec.analysis.prometheus",
     ),
     Case("bad-rollback-mode", {"spec.rollback": {"mode": "automatic"}}, "spec.rollback.mode"),
     Case("negative-revision", {"spec.rollback": {"toRevision": -1}}, "spec.rollback.toRevision"),

@@ -11,11 +11,14 @@ from kubernetes import client
 from hotfix_operator.api.models import GROUP, PLURAL, VERSION
 from hotfix_operator.testbed.processes import wait_until
 from hotfix_operator.testbed.simulator import BEHAVIOUR_BY_IMAGE
+from testbed_support import PrometheusQuery
 
 GOOD_IMAGE = "registry.example/app:1.0"
 BAD_IMAGE = "registry.example/app:1.1-hotfix-bad"
 FIXED_IMAGE = "registry.example/app:1.2-hotfix-good"
-BEHAVIOUR = {BAD_IMAGE: {"error-ratio": 0.05}}
+# Serves nothing at all: after an undo to it there is no traffic to verify the recovery on.
+QUIET_IMAGE = "registry.example/app:0.9-quiet"
+BEHAVIOUR = {BAD_IMAGE: {"error-ratio": 0.05}, QUIET_IMAGE: {"rps": 0}}
 
 # Every window shrunk to seconds so that a whole lifecycle runs in well under a minute.
 FAST_ANALYSIS = {
@@ -77,15 +80,30 @@ def hotfix_manifest(name: str, deployments: list[str], image: str | None = BAD_I
 class Cluster:
     """What a test does with the cluster, in a person's words."""
 
-    def __init__(self, api_client: client.ApiClient, namespace: str) -> None:
+    def __init__(self, api_client: client.ApiClient, namespace: str, prometheus: PrometheusQuery | None = None) -> None:
+        # With a Prometheus, a new Deployment counts as running once its metrics are there, as a service
+        # in production has telemetry long before an incident.
+        self.prometheus = prometheus
         self.apps = client.AppsV1Api(api_client)
         self.core = client.CoreV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
         self.namespace = namespace
 
     def create_deployment(self, name: str, **kwargs: Any) -> None:
-        self.apps.create_namespaced_deployment(self.namespace, deployment_manifest(name, **kwargs))
+        manifest = deployment_manifest(name, **kwargs)
+        self.apps.create_namespaced_deployment(self.namespace, manifest)
         wait_until(lambda: self.rolled_out(name), timeout=60, what=f"deployment {name} to roll out")
+        if self.prometheus is not None:
+            self._wait_for_metrics(name, manifest["spec"]["replicas"])
+
+    def _wait_for_metrics(self, name: str, replicas: int) -> None:
+        """Every pod scraped at least three times: enough for the shortest rate() window of the tests."""
+        assert self.prometheus is not None
+        prometheus = self.prometheus
+        # kube-state-metrics' series exist for every pod, whatever the application's telemetry shape.
+        series = f'kube_pod_container_status_restarts_total{{namespace="{self.namespace}",pod=~"{name}-.*"}}'
+        scraped = f"count(count_over_time({series}[4s]) >= 3)"
+        wait_until(lambda: (prometheus.scalar(scraped) or 0) >= replicas, timeout=30, what=f"metrics of {name}")
 
     def rolled_out(self, name: str) -> bool:
         deployment = self.apps.read_namespaced_deployment(name, self.namespace)

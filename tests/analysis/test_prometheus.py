@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +21,7 @@ from hotfix_operator.analysis.thresholds import CRASH_FREE_SESSIONS, ERROR_RATE,
 from hotfix_operator.api.models import Analysis
 from hotfix_operator.api.status import AnalysisState
 from hotfix_operator.testbed.processes import free_port
+from hotfix_operator.testbed.prometheus import LocalPrometheus
 from prometheus_history import NAMESPACE, BackfilledPrometheus
 
 
@@ -189,3 +193,30 @@ def test_analyze_command(backfilled_prometheus: BackfilledPrometheus, tmp_path: 
     lines = out.getvalue().splitlines()
     assert lines[0] == f"{NAMESPACE}/h: inconclusive"
     assert len(lines) == 4
+
+
+@pytest.mark.real
+def test_hung_prometheus_is_inconclusive_within_one_timeout(tmp_path: Any) -> None:
+    """A Prometheus that accepts connections but never answers (SIGSTOP): all queries run at once and
+    the whole analysis is bounded by one timeout, not one per query."""
+    server = LocalPrometheus(tmp_path / "hung", targets=[])
+    server.start()
+    assert server.pid is not None
+    analyzer = PrometheusAnalyzer(
+        connect(PrometheusSettings(url=server.url, timeout_seconds=2)), QuerySettings(), deadline_seconds=2
+    )
+    now = int(time.time())
+    requests_ = [request(f"svc-{index}", now, errorRate={"query": f"vector({index})"}) for index in range(6)]
+    os.kill(server.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        reports = analyzer.analyze(requests_, now=now)
+        elapsed = time.monotonic() - started
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+        server.stop()
+    # Ten queries (4 batched, 6 overrides) one after another would take at least 20 s.
+    assert elapsed < 6, elapsed
+    for report in reports.values():
+        assert report.result == AnalysisState.INCONCLUSIVE
+        assert all("did not answer in time" in r.reason for rs in report.metrics.values() for r in rs)

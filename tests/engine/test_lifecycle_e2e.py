@@ -22,6 +22,7 @@ from operator_support import (
     BAD_IMAGE,
     FIXED_IMAGE,
     GOOD_IMAGE,
+    QUIET_IMAGE,
     Cluster,
     eventually,
     hotfix_manifest,
@@ -54,6 +55,10 @@ def test_bad_hotfix_is_rolled_back_automatically(
     conditions = {c["type"]: c for c in status["conditions"]}
     assert conditions["Succeeded"]["reason"] == "RolledBack"
     assert conditions["Healthy"]["status"] == "True"
+    # Recovery was proven on data from after the undo, and the status says which.
+    assert status["verification"]["result"] == "healthy", status["verification"]
+    assert status["verification"]["since"] == status["rollbackCompletedAt"].replace("Z", "+00:00")
+    assert "verified on data since the undo" in conditions["Healthy"]["message"]
     # The kubectl plugin and the postmortem, on this real Hotfix.
     code, table = plugin(testbed_state, cluster.namespace, "status")
     assert code == 0 and "auth-fix" in table and "RolledBack" in table and "root-cause-unknown" in table
@@ -281,11 +286,13 @@ def test_prometheus_outage_holds_then_monitoring_goes_on(
     running_operator: OperatorProcess, cluster: Cluster, testbed_state: TestBedState, tmp_path: Path
 ) -> None:
     own_prometheus = LocalPrometheus(tmp_path / "prometheus", [testbed_state.simulator_url.removeprefix("http://")])
+    # The operator knows this Prometheus as its endpoint "secondary"; the Hotfix names it, never its URL.
+    own_prometheus.port = int(running_operator.endpoints["secondary"].rsplit(":", 1)[1])
     own_prometheus.start()
     try:
         cluster.create_deployment("catalog")
         hotfix = hotfix_manifest("catalog-fix", ["catalog"], FIXED_IMAGE, stability={"checkpoints": ["10m"]})
-        hotfix["spec"]["analysis"]["prometheusUrl"] = own_prometheus.url
+        hotfix["spec"]["analysis"]["prometheus"] = "secondary"
         cluster.apply_hotfix(hotfix)
         eventually(lambda: (cluster.status("catalog-fix").get("decision") or {}).get("rule") == "healthy", 60,
                    "a healthy analysis")  # fmt: skip
@@ -382,3 +389,19 @@ def test_hotfix_applied_with_its_deployment_waits_for_the_first_replicaset(
     status = cluster.wait_phase("fresh-fix", "Monitoring", "Failed")
     assert status["phase"] == "Monitoring", status
     assert status["targets"][0]["baselineRevision"] == 1
+
+
+def test_rollback_without_data_to_verify_escalates_as_unverified(
+    running_operator: OperatorProcess, cluster: Cluster
+) -> None:
+    """After the undo nothing serves traffic: the recovery cannot be proven, so it is not called one."""
+    cluster.create_deployment("ledger", image=QUIET_IMAGE)
+    cluster.apply_hotfix(hotfix_manifest("ledger-fix", ["ledger"], BAD_IMAGE))
+    status = cluster.wait_phase("ledger-fix", "RolledBack", "Escalated", "Failed", timeout=120)
+    assert status["phase"] == "Escalated", status
+    succeeded = next(c for c in status["conditions"] if c["type"] == "Succeeded")
+    assert succeeded["reason"] == "RollbackUnverified", succeeded
+    assert "recovery could not be verified" in succeeded["message"]
+    # The pods that served are gone with the undo: no series, or series without requests.
+    assert status["verification"]["result"] in ("inconclusive", "no-traffic"), status["verification"]
+    assert cluster.image("ledger") == QUIET_IMAGE

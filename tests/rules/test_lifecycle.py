@@ -14,6 +14,7 @@ from hotfix_operator.rules.lifecycle import (
     forward_fix_due,
     is_recent_deploy,
     outcome_of,
+    verification_bound,
 )
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -100,3 +101,16 @@ def test_timeline_is_bounded_and_keeps_the_first_entry() -> None:
     assert len(timeline) == 100
     assert timeline[0].message == "0"
     assert timeline[-1].message == "149"
+
+
+def test_verification_waits_at_most_verify_for_plus_the_longest_window() -> None:
+    spec = parse_spec(
+        {
+            "incident": {"id": "INC-1", "severity": "SEV1"},
+            "targets": [{"deployment": "a"}],
+            "analysis": {"interval": "10s", "errorRate": {"for": "5m"}, "crashFreeSessions": {"over": "2m"}},
+            "rollback": {"verifyFor": "15s"},
+        }
+    )
+    # A verifyFor shorter than the error-rate window still waits for that window to be judged.
+    assert verification_bound(spec) == timedelta(seconds=15) + timedelta(minutes=5) + timedelta(seconds=20)

@@ -11,6 +11,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -102,11 +103,15 @@ def _describe_failure(error: Exception) -> str:
             except ValueError:
                 pass
         return f"Prometheus refused the query: {text}"
-    if isinstance(error, requests.exceptions.Timeout):
+    if isinstance(error, requests.exceptions.Timeout | TimeoutError):
         return "Prometheus did not answer in time"
     if isinstance(error, requests.exceptions.RequestException):
         return f"Prometheus is unreachable: {type(error).__name__}"
     return f"analysis failed: {error}"
+
+
+# Queries of one analysis run side by side; more would only queue on Prometheus itself.
+QUERY_WORKERS = 8
 
 
 @dataclass
@@ -124,9 +129,13 @@ class PrometheusAnalyzer:
         connection: PrometheusConnect,
         settings: QuerySettings | None = None,
         on_query: Callable[[float, bool], None] | None = None,
+        deadline_seconds: float = 10.0,
     ) -> None:
         self.connection = connection
         self.settings = settings or QuerySettings()
+        # The whole analysis waits at most this long (the connection's own timeout per request).
+        self.deadline_seconds = deadline_seconds
+        self._pool = ThreadPoolExecutor(max_workers=QUERY_WORKERS, thread_name_prefix="prometheus-query")
         self.stats = QueryStats()
         self.on_query = on_query
 
@@ -151,6 +160,12 @@ class PrometheusAnalyzer:
             if self.on_query is not None:
                 self.on_query(elapsed, failed)
 
+    def _run_all(self, queries: list[RangeQuery]) -> list[Matrix | Exception]:
+        futures = [self._pool.submit(self.query_range, query) for query in queries]
+        done, _ = wait(futures, timeout=self.deadline_seconds)
+        late = TimeoutError(f"no answer within {self.deadline_seconds:g}s")
+        return [future.result() if future in done else late for future in futures]
+
     def query_instant(self, promql: str, at: float | None = None) -> Matrix | Exception:
         """An instant query (the telemetry check's probes), failures returned like query_range's."""
         try:
@@ -162,14 +177,26 @@ class PrometheusAnalyzer:
         """Evaluate every request's thresholds at ``now`` (whole seconds: the query API rounds to them)."""
         now = float(math.floor(time.time() if now is None else now))
         plan = plan_queries(self.settings, requests_, now)
-        answers = [self.query_range(query) for query in plan.queries]
+        overrides = [
+            (request.key, target, metric, query)
+            for request in requests_
+            for target in request.targets
+            for metric, query in override_queries(request, target, now).items()
+        ]
+        # Every query at once, and the whole analysis bounded by one timeout: a hung Prometheus is
+        # reported within one interval plus one timeout, however many queries there are.
+        answered = self._run_all([*plan.queries, *(query for *_, query in overrides)])
+        answers = answered[: len(plan.queries)]
+        override_answers: dict[tuple[str, Target], dict[str, Matrix | Exception]] = {}
+        for (key, target, metric, _), matrix in zip(overrides, answered[len(plan.queries) :], strict=True):
+            override_answers.setdefault((key, target), {})[metric] = matrix
         reports = {}
         for request in requests_:
             metrics = {
-                f"{namespace}/{deployment}": self._target_results(
-                    request, (namespace, deployment), plan.routes, answers, now
+                f"{target[0]}/{target[1]}": self._target_results(
+                    request, target, plan.routes, answers, override_answers.get((request.key, target), {}), now
                 )
-                for namespace, deployment in request.targets
+                for target in request.targets
             }
             overall = combine(result for results in metrics.values() for result in results)
             reports[request.key] = AnalysisReport(key=request.key, at=now, result=overall, metrics=metrics)
@@ -181,12 +208,9 @@ class PrometheusAnalyzer:
         target: Target,
         routes: dict[tuple[str, str], int],
         answers: list[Matrix | Exception],
+        overrides: dict[str, Matrix | Exception],
         now: float,
     ) -> list[MetricResult]:
-        overrides = {
-            metric: self.query_range(query) for metric, query in override_queries(request, target, now).items()
-        }
-
         def answer(metric: str, offset: int = 0) -> Matrix | Exception:
             if metric in overrides:
                 return overrides[metric]

@@ -42,9 +42,9 @@ class AnalysisScheduler:
         self._batches: dict[tuple[str, float], _Batch] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def next_report(self, prometheus_url: str, request: AnalysisRequest) -> AnalysisReport:
+    async def next_report(self, endpoint: str, request: AnalysisRequest) -> AnalysisReport:
         boundary = next_boundary(time.time(), max(request.analysis.interval.total_seconds(), 1.0))
-        key = (prometheus_url, boundary)
+        key = (endpoint, boundary)
         batch = self._batches.get(key)
         if batch is None:
             batch = self._batches[key] = _Batch()

@@ -56,7 +56,8 @@ def _pending_until_elapsed(metric: str, needed: timedelta, elapsed: timedelta, t
         metric=metric,
         state=AnalysisState.PENDING,
         threshold=threshold,
-        reason=f"the hotfix has run {format_duration(elapsed)} of the {format_duration(needed)} this threshold needs",
+        reason=f"{format_duration(elapsed)} of data since the window opened; this threshold needs "
+        f"{format_duration(needed)}",
     )
 
 

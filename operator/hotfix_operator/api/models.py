@@ -215,7 +215,9 @@ class CrashFreeThreshold(ApiModel):
 
 
 class Analysis(ApiModel):
-    prometheus_url: str = Field(default="", pattern=r"^(https?://.+)?$")
+    # A Prometheus endpoint of the operator's configuration, by name: never a URL, so that creating a
+    # Hotfix cannot send the operator's credentials (or its requests) anywhere else. Empty: "default".
+    prometheus: str = Field(default="", max_length=63, pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$")
     # None: the operator's default preset.
     telemetry: Telemetry | None = None
     interval: Duration = timedelta(seconds=30)

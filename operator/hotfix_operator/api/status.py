@@ -116,6 +116,10 @@ class HotfixStatus(StatusModel):
     handled_rollback_request: str | None = None
     breach_since_checkpoint: bool | None = None
     first_breach_at: datetime | None = None
+    # When the change first reached the Deployments: the analysis window opens here, not at completion.
+    rollout_started_at: datetime | None = None
+    # After an undo: what was verified, on which data (since, at, result, evidence).
+    verification: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
     def from_api(cls, status: dict[str, Any] | None) -> HotfixStatus:

@@ -8,13 +8,16 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import yaml
 
 from hotfix_operator.api.durations import parse_duration
 from hotfix_operator.api.models import SpecError, parse_manifest
 from hotfix_operator.rules.decision import FactsError, decide, parse_facts
+
+if TYPE_CHECKING:
+    from hotfix_operator.engine.config import OperatorConfig
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -84,9 +87,11 @@ def _cmd_analyze(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr
         print(f"error: {error}", file=stderr)
         return EXIT_BAD_INPUT
     spec = manifest.spec
-    url = args.prometheus or spec.analysis.prometheus_url
+    url = args.prometheus
     if not url:
-        print("error: no Prometheus: pass --prometheus URL or set spec.analysis.prometheusUrl", file=stderr)
+        # A manifest names one of the operator's endpoints, never a URL: say which one to reach.
+        endpoint = spec.analysis.prometheus or "default"
+        print(f"error: no Prometheus: pass --prometheus URL (the manifest uses endpoint {endpoint!r})", file=stderr)
         return EXIT_BAD_INPUT
     namespace = args.namespace or manifest.metadata.namespace or "default"
     thresholds = spec.analysis
@@ -128,19 +133,20 @@ def _cmd_analyze(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr
     return EXIT_OK
 
 
-def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
-    import asyncio
+def _run_config(args: argparse.Namespace) -> OperatorConfig:
+    """The operator's configuration: the environment, with the command line's flags on top."""
     import dataclasses
 
-    import kopf
-
-    from hotfix_operator.engine import handlers
-    from hotfix_operator.engine.config import OperatorConfig, disabled_thresholds, telemetry_preset
+    from hotfix_operator.analysis.prometheus import PrometheusSettings
+    from hotfix_operator.engine.config import DEFAULT_ENDPOINT, OperatorConfig, disabled_thresholds, telemetry_preset
 
     config = OperatorConfig.from_environment()
     overrides: dict[str, object] = {}
     if args.prometheus_url:
-        overrides["prometheus_url"] = args.prometheus_url
+        default = dataclasses.replace(
+            config.prometheus_endpoints.get(DEFAULT_ENDPOINT, PrometheusSettings(url="")), url=args.prometheus_url
+        )
+        overrides["prometheus_endpoints"] = config.prometheus_endpoints | {DEFAULT_ENDPOINT: default}
     if args.metrics_port is not None:
         overrides["metrics_port"] = args.metrics_port
     if args.metrics_address:
@@ -156,7 +162,23 @@ def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: Te
         overrides["query_settings"] = dataclasses.replace(config.query_settings, **query_overrides)
     if args.recent_deploy_window:
         overrides["recent_deploy_window"] = parse_duration(args.recent_deploy_window)
-    handlers.RUNTIME.config = dataclasses.replace(config, **overrides)
+    return dataclasses.replace(config, **overrides)
+
+
+def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    import asyncio
+
+    import kopf
+
+    from hotfix_operator.engine import handlers
+
+    try:
+        config = _run_config(args)
+    except ValueError as error:
+        # A bad setting (flag, environment or endpoints file) names itself and stops before anything runs.
+        print(f"error: {error}", file=stderr)
+        return EXIT_BAD_INPUT
+    handlers.RUNTIME.config = config
     kopf.configure(
         verbose=args.verbose, log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL
     )
@@ -237,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.set_defaults(handler=_cmd_run)
     analyze_parser = commands.add_parser("analyze", help="evaluate a Hotfix's thresholds against Prometheus now")
     analyze_parser.add_argument("-f", "--filename", required=True, help="a Hotfix manifest, or - for stdin")
-    analyze_parser.add_argument("--prometheus", help="Prometheus URL (default: the manifest's analysis.prometheusUrl)")
+    analyze_parser.add_argument("--prometheus", help="Prometheus URL to analyse against")
     analyze_parser.add_argument("-n", "--namespace", help="the Deployments' namespace (default: the manifest's)")
     analyze_parser.add_argument("--since", help="how long the hotfix has run, e.g. 10m (default: every window)")
     analyze_parser.add_argument("--min-rate-window", default="1m", help="shortest rate() window (default 1m)")

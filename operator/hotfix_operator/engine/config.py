@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
 from hotfix_operator.analysis.presets import PRESET_NAMES, LabelNames
+from hotfix_operator.analysis.prometheus import PrometheusSettings
 from hotfix_operator.analysis.queries import THRESHOLDS, QuerySettings
 from hotfix_operator.api.durations import parse_duration
+from hotfix_operator.api.models import DNS_LABEL, describe_validation_error
 
 
 def _env_path(name: str) -> Path | None:
@@ -34,14 +41,77 @@ def disabled_thresholds(value: str) -> frozenset[str]:
     return names
 
 
+# The endpoint a Hotfix gets when it names none: HOTFIX_PROMETHEUS_URL and its credential files.
+DEFAULT_ENDPOINT = "default"
+
+
+class EndpointConfig(BaseModel):
+    """One Prometheus the operator may query, with its own credentials (files, mounted from Secrets)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+    name: str = Field(pattern=DNS_LABEL, max_length=63)
+    url: str = Field(pattern=r"^https?://.+", max_length=2048)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    bearer_token_file: Path | None = None
+    username_file: Path | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = None
+
+    def settings(self) -> PrometheusSettings:
+        return PrometheusSettings(
+            url=self.url,
+            timeout_seconds=self.timeout_seconds,
+            bearer_token_file=self.bearer_token_file,
+            basic_auth_username_file=self.username_file,
+            basic_auth_password_file=self.password_file,
+            ca_file=self.ca_file,
+        )
+
+
+class EndpointsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    endpoints: list[EndpointConfig] = Field(default_factory=list)
+
+
+def load_endpoints(path: Path) -> dict[str, PrometheusSettings]:
+    """The endpoints file (``HOTFIX_PROMETHEUS_ENDPOINTS_FILE``); a bad one is refused naming the field."""
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+        parsed = EndpointsFile.model_validate(document)
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"HOTFIX_PROMETHEUS_ENDPOINTS_FILE {path}: {error}") from None
+    except ValidationError as error:
+        problems = "; ".join(describe_validation_error(error))
+        raise ValueError(f"HOTFIX_PROMETHEUS_ENDPOINTS_FILE {path}: {problems}") from None
+    names = [endpoint.name for endpoint in parsed.endpoints]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"HOTFIX_PROMETHEUS_ENDPOINTS_FILE {path}: endpoint names repeated: {', '.join(repeated)}")
+    return {endpoint.name: endpoint.settings() for endpoint in parsed.endpoints}
+
+
+def _default_endpoint(env: Callable[[str, str], str]) -> dict[str, PrometheusSettings]:
+    url = env("HOTFIX_PROMETHEUS_URL", "")
+    if not url:
+        return {}
+    return {
+        DEFAULT_ENDPOINT: PrometheusSettings(
+            url=url,
+            timeout_seconds=float(env("HOTFIX_PROMETHEUS_TIMEOUT_SECONDS", "10")),
+            bearer_token_file=_env_path("HOTFIX_PROMETHEUS_BEARER_TOKEN_FILE"),
+            basic_auth_username_file=_env_path("HOTFIX_PROMETHEUS_USERNAME_FILE"),
+            basic_auth_password_file=_env_path("HOTFIX_PROMETHEUS_PASSWORD_FILE"),
+            ca_file=_env_path("HOTFIX_PROMETHEUS_CA_FILE"),
+        )
+    }
+
+
 @dataclass(frozen=True)
 class OperatorConfig:
-    prometheus_url: str = ""
-    prometheus_timeout_seconds: float = 10.0
-    prometheus_bearer_token_file: Path | None = None
-    prometheus_basic_auth_username_file: Path | None = None
-    prometheus_basic_auth_password_file: Path | None = None
-    prometheus_ca_file: Path | None = None
+    # The only Prometheus servers the operator queries, by name; a Hotfix names one, never a URL.
+    prometheus_endpoints: dict[str, PrometheusSettings] = field(default_factory=dict)
     query_settings: QuerySettings = field(default_factory=QuerySettings)
     recent_deploy_window: timedelta = timedelta(hours=2)
     metrics_port: int = 8080
@@ -51,13 +121,12 @@ class OperatorConfig:
     @classmethod
     def from_environment(cls) -> OperatorConfig:
         env = os.environ.get
+        endpoints = _default_endpoint(env)
+        endpoints_file = _env_path("HOTFIX_PROMETHEUS_ENDPOINTS_FILE")
+        if endpoints_file is not None:
+            endpoints |= load_endpoints(endpoints_file)
         return cls(
-            prometheus_url=env("HOTFIX_PROMETHEUS_URL", ""),
-            prometheus_timeout_seconds=float(env("HOTFIX_PROMETHEUS_TIMEOUT_SECONDS", "10")),
-            prometheus_bearer_token_file=_env_path("HOTFIX_PROMETHEUS_BEARER_TOKEN_FILE"),
-            prometheus_basic_auth_username_file=_env_path("HOTFIX_PROMETHEUS_USERNAME_FILE"),
-            prometheus_basic_auth_password_file=_env_path("HOTFIX_PROMETHEUS_PASSWORD_FILE"),
-            prometheus_ca_file=_env_path("HOTFIX_PROMETHEUS_CA_FILE"),
+            prometheus_endpoints=endpoints,
             query_settings=QuerySettings(
                 label_names=LabelNames(
                     requests=env("HOTFIX_METRIC_REQUESTS", "http_requests_total"),

@@ -23,7 +23,7 @@ from hotfix_operator.analysis.verdicts import AnalysisReport
 from hotfix_operator.api.durations import format_duration
 from hotfix_operator.api.models import HotfixSpec
 from hotfix_operator.api.status import AnalysisState, HotfixStatus, Phase, append_timeline, set_condition
-from hotfix_operator.engine.config import OperatorConfig
+from hotfix_operator.engine.config import DEFAULT_ENDPOINT, OperatorConfig
 from hotfix_operator.engine.metrics import OperatorMetrics
 from hotfix_operator.kube.deployments import DeploymentClient
 from hotfix_operator.kube.hotfixes import HotfixClient
@@ -159,8 +159,17 @@ class ControllerCore:
         self._condition(step, "Succeeded", "False", reason, message)
         self._note(step, "Failed", message, warning=True)
 
-    def _prometheus_url(self, spec: HotfixSpec) -> str:
-        return spec.analysis.prometheus_url or self.config.prometheus_url
+    def _endpoint(self, spec: HotfixSpec) -> str:
+        """The Prometheus endpoint a Hotfix names (or the default); only the operator's own exist."""
+        return spec.analysis.prometheus or DEFAULT_ENDPOINT
+
+    def _unknown_endpoint(self, spec: HotfixSpec) -> str | None:
+        """Why the Hotfix's endpoint cannot be used, naming the field; None when it can."""
+        endpoint = self._endpoint(spec)
+        if endpoint in self.config.prometheus_endpoints:
+            return None
+        known = ", ".join(sorted(self.config.prometheus_endpoints)) or "none (set HOTFIX_PROMETHEUS_URL)"
+        return f'spec.analysis.prometheus: the operator has no Prometheus endpoint "{endpoint}"; it has: {known}'
 
     def _analysis_request(self, step: Step, active_since: datetime) -> AnalysisRequest:
         return build_request(
@@ -173,15 +182,14 @@ class ControllerCore:
 
     async def _span_stats(self, step: Step, span: timedelta) -> dict[str, SpanStats]:
         """Each target's requests, failures and p95 windows over the last ``span``; empty when unknown."""
-        url = self._prometheus_url(step.spec)
-        if not url:
+        if self._unknown_endpoint(step.spec):
             return {}
         targets = [(step.namespace, target.deployment) for target in step.spec.targets]
         analysis = step.spec.analysis
         try:
             return await self._io(
                 capture_span,
-                self.scheduler.analyzer_for(url),
+                self.scheduler.analyzer_for(self._endpoint(step.spec)),
                 analysis.telemetry,
                 targets,
                 span,
@@ -192,9 +200,7 @@ class ControllerCore:
             return {}
 
     async def _analyze(self, step: Step, active_since: datetime) -> AnalysisReport:
-        report = await self.scheduler.next_report(
-            self._prometheus_url(step.spec), self._analysis_request(step, active_since)
-        )
+        report = await self.scheduler.next_report(self._endpoint(step.spec), self._analysis_request(step, active_since))
         step.now = utcnow()
         step.status.last_analysis = {
             "at": datetime.fromtimestamp(report.at, UTC).isoformat(),

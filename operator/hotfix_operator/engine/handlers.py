@@ -13,7 +13,7 @@ from typing import Any
 import kopf
 from kubernetes import client, config
 
-from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, PrometheusSettings, connect
+from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, connect
 from hotfix_operator.analysis.scheduler import AnalysisScheduler
 from hotfix_operator.api.models import GROUP, PLURAL, VERSION
 from hotfix_operator.api.status import TERMINAL_PHASES
@@ -52,21 +52,15 @@ def build_controller(operator_config: OperatorConfig, api_client: client.ApiClie
     metrics = OperatorMetrics()
     analyzers: dict[str, PrometheusAnalyzer] = {}
 
-    def analyzer_for(url: str) -> PrometheusAnalyzer:
-        # One analyzer (and connection pool) per Prometheus: Hotfixes sharing one are batched together.
-        if url not in analyzers:
-            settings = PrometheusSettings(
-                url=url,
-                timeout_seconds=operator_config.prometheus_timeout_seconds,
-                bearer_token_file=operator_config.prometheus_bearer_token_file,
-                basic_auth_username_file=operator_config.prometheus_basic_auth_username_file,
-                basic_auth_password_file=operator_config.prometheus_basic_auth_password_file,
-                ca_file=operator_config.prometheus_ca_file,
+    def analyzer_for(endpoint: str) -> PrometheusAnalyzer:
+        # One analyzer (and connection pool) per endpoint: Hotfixes sharing one are batched together. Only
+        # endpoints of the operator's own configuration exist; the controller refuses any other name.
+        if endpoint not in analyzers:
+            settings = operator_config.prometheus_endpoints[endpoint]
+            analyzers[endpoint] = PrometheusAnalyzer(
+                connect(settings), operator_config.query_settings, metrics.observe_query, settings.timeout_seconds
             )
-            analyzers[url] = PrometheusAnalyzer(
-                connect(settings), operator_config.query_settings, metrics.observe_query
-            )
-        return analyzers[url]
+        return analyzers[endpoint]
 
     hotfixes = HotfixClient(api_client)
     return HotfixController(

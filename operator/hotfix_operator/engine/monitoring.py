@@ -17,7 +17,7 @@ from hotfix_operator.engine.core import (
     span_stats_from_status,
 )
 from hotfix_operator.rules.baseline import judge_checkpoint
-from hotfix_operator.rules.decision import Action, Decision, Rule, decide
+from hotfix_operator.rules.decision import ROLLBACK_ACTIONS, Action, Decision, Rule, decide
 from hotfix_operator.rules.lifecycle import (
     ROLLBACK_REQUEST,
     ROLLBACK_REQUESTED_BY,
@@ -51,26 +51,53 @@ class MonitoringPhases(ControllerCore):
         if await self._images_changed(step):
             self._note(step, "ForwardFixRollout", "the spec has new images: rolling them out")
             self._set_phase(step, Phase.ROLLING_OUT)
+            step.status.rollout_started_at = None
             return 0.0
         requested = self._rollback_request(step)
         if requested is not None:
             delay = await self._act_on(step, requested, report_at=None)
             if step.status.phase is not Phase.MONITORING and step.status.phase is not Phase.FORWARD_FIX_PENDING:
                 return delay
-        assert step.status.rollout_completed_at is not None
-        report = await self._analyze(step, step.status.rollout_completed_at)
+        opened = step.status.rollout_started_at or step.status.rollout_completed_at
+        assert opened is not None
+        report = await self._analyze(step, opened)
         if report.result is AnalysisState.BREACHED:
             step.status.breach_since_checkpoint = True
         self._condition(step, "Healthy", *health_condition(report))
+        self._telemetry_seen(step, report)
         decision = await self._decide(step, report.result)
-        evidence = report.summary() if report.result is not AnalysisState.HEALTHY else None
-        delay = await self._act_on(step, decision, report_at=report.at, evidence=evidence)
+        delay = await self._act_on(step, decision, report_at=report.at, evidence=_evidence(report))
         # The stability window is judged only while plainly monitoring, on an analysis that saw data:
         # a forward-fix hold restarts it, and "pending" or "inconclusive" prove nothing either way.
         conclusive = report.result in (AnalysisState.HEALTHY, AnalysisState.BREACHED)
         if step.status.phase is Phase.MONITORING and conclusive:
             return await self._checkpoint(step, report)
         return delay
+
+    def _telemetry_seen(self, step: Step, report: AnalysisReport) -> None:
+        """A Deployment created with its Hotfix has no metrics at the first check: once an analysis finds
+        data for every enabled threshold, TelemetryReady says so (no query of its own)."""
+        judged = [result for results in report.metrics.values() for result in results if result.judged]
+        if judged and all(result.state is not AnalysisState.INCONCLUSIVE for result in judged):
+            self._condition(step, "TelemetryReady", "True", "TelemetryFound", "the analysis finds data for every "
+                            "enabled threshold of every target")  # fmt: skip
+
+    async def _breach_during_rollout(self, step: Step) -> float | None:
+        """While the change rolls out: act at once on a breach that calls for a rollback or a person.
+
+        Anything else (healthy, pending, a forward-fix hold) waits for the rollout to complete, where
+        monitoring decides on the same window.
+        """
+        assert step.status.rollout_started_at is not None
+        report = await self._analyze(step, step.status.rollout_started_at)
+        if report.result is not AnalysisState.BREACHED:
+            return 0.0
+        decision = await self._decide(step, report.result)
+        if decision.action not in (*ROLLBACK_ACTIONS, Action.ESCALATE):
+            return 0.0
+        self._condition(step, "Healthy", *health_condition(report))
+        self._note(step, "BreachDuringRollout", "a threshold is breached before the rollout completed")
+        return await self._act_on(step, decision, report_at=report.at, evidence=_evidence(report))
 
     def _rollback_request(self, step: Step) -> Decision | None:
         """A rollback asked for by a person (annotation) or by a sibling Hotfix of the incident, once each."""
@@ -216,3 +243,16 @@ class MonitoringPhases(ControllerCore):
         else:
             self._escalate(step, "NotBackToBaseline", f"not back to baseline at the {after_text} checkpoint: {message}")
         return None
+
+
+def _evidence(report: AnalysisReport) -> str | None:
+    """The measured values behind a decision, and when the breach began and became conclusive."""
+    if report.result is AnalysisState.HEALTHY:
+        return None
+    summary = report.summary()
+    starts = [metric.window_start for _, metric in report.breaches() if metric.window_start is not None]
+    if not starts:
+        return summary
+    began = datetime.fromtimestamp(min(starts), UTC).strftime("%H:%M:%S")
+    conclusive = datetime.fromtimestamp(report.at, UTC).strftime("%H:%M:%S")
+    return f"{summary}; breached since at least {began} UTC, conclusive at {conclusive} UTC"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 
+from hotfix_operator.analysis.verdicts import AnalysisReport
 from hotfix_operator.api.status import AnalysisState, Phase
 from hotfix_operator.engine.core import MIN_POLL_SECONDS, ControllerCore, Step, duration_text, poll_delay
 from hotfix_operator.kube.rollouts import DeploymentError
+from hotfix_operator.rules.lifecycle import verification_bound
 
 
 class RollbackPhases(ControllerCore):
@@ -80,27 +82,49 @@ class RollbackPhases(ControllerCore):
         return 0.0
 
     async def _verify_rollback(self, step: Step) -> float | None:
-        assert step.status.rollback_completed_at is not None
-        report = await self._analyze(step, step.status.rollback_completed_at)
+        """RolledBack only on proof: the enabled thresholds judged healthy on data from after the undo, for
+        at least ``verifyFor``; a breach, or no conclusive data within the bound, escalates."""
+        since = step.status.rollback_completed_at
+        assert since is not None
+        report = await self._analyze(step, since)
+        step.status.verification = {
+            "since": since.isoformat(),
+            "at": step.now.isoformat(),
+            "result": report.result.value,
+            "evidence": report.summary()[:1000],
+        }
         if report.result is AnalysisState.BREACHED:
+            self._escalate(step, "RollbackDidNotRecover", f"still breached after the rollback: {report.summary()}")
+            return None
+        elapsed = step.now - since
+        if report.result is AnalysisState.HEALTHY and elapsed >= step.spec.rollback.verify_for:
+            return await self._recovered(step, report)
+        bound = verification_bound(step.spec)
+        if elapsed > bound:
             self._escalate(
-                step, "RollbackDidNotRecover", f"metrics still breach after the rollback: {report.summary()}"
+                step,
+                "RollbackUnverified",
+                f"recovery could not be verified within {duration_text(bound)} of the undo: the last analysis was "
+                f"{report.result.value} ({report.summary()})",
             )
             return None
-        if step.now - step.status.rollback_completed_at < step.spec.rollback.verify_for:
-            return 0.0
+        return 0.0
+
+    async def _recovered(self, step: Step, report: AnalysisReport) -> float | None:
         for recorded in step.status.targets:
             recorded.undone_to_revision = await self._io(
                 self.deployments.deployed_revision, step.namespace, recorded.deployment
             )
+        assert step.status.rollback_completed_at is not None
+        since = step.status.rollback_completed_at.isoformat()
         self._set_phase(step, Phase.ROLLED_BACK)
-        self._condition(step, "Healthy", "True", "Recovered", f"no breach since the undo: {report.summary()}")
+        self._condition(step, "Healthy", "True", "Recovered", f"verified on data since the undo ({since}): "
+                        f"{report.summary()}")  # fmt: skip
         self._condition(
             step, "Succeeded", "False", "RolledBack", step.status.decision.reason if step.status.decision else ""
         )
-        verified = duration_text(step.spec.rollback.verify_for)
-        self._note(step, "RolledBack", f"rolled back; no threshold breached in the {verified} after the undo",
-                   notify=True)  # fmt: skip
+        self._note(step, "RolledBack", f"rolled back; recovery verified on data since the undo at {since}: "
+                   f"{report.summary()}", notify=True)  # fmt: skip
         return 0.0
 
     async def _rolled_back(self, step: Step) -> float | None:

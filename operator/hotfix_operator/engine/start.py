@@ -38,6 +38,11 @@ class StartPhases(ControllerCore):
         return 0.0
 
     async def _pending(self, step: Step) -> float | None:
+        self._set_phase(step, Phase.PENDING)
+        unknown = self._unknown_endpoint(step.spec)
+        if unknown is not None:
+            self._fail(step, "UnknownPrometheus", unknown)
+            return None
         not_now = await self._record_targets(step)
         if not_now is None or not_now > 0:
             return not_now
@@ -63,13 +68,9 @@ class StartPhases(ControllerCore):
         A gap does not block the rollout (an SRE in an incident cannot fix monitoring now) unless the
         Hotfix asks for it with requireTelemetry.
         """
-        url = self._prometheus_url(step.spec)
-        if not url:
-            self._condition(step, "TelemetryReady", "Unknown", "NoPrometheus", "no Prometheus is configured")
-            return False
         request = self._analysis_request(step, step.now)
         try:
-            findings = await self._io(check_telemetry, self.scheduler.analyzer_for(url), request)
+            findings = await self._io(check_telemetry, self.scheduler.analyzer_for(self._endpoint(step.spec)), request)
         except Exception as error:  # the check informs; it must never stop a hotfix by crashing
             step.logger.warning("telemetry check failed: %s", error)
             return False
@@ -128,6 +129,9 @@ class StartPhases(ControllerCore):
                     if revision <= recorded.baseline_revision:
                         waiting.append(f"{target.deployment}: waiting for the change to be applied (observe mode)")
                         continue
+                # The analysis window opens when the change first reaches a Deployment: its first new pods
+                # serve from then on, and Prometheus' own alert rule sees their errors from then on too.
+                step.status.rollout_started_at = step.status.rollout_started_at or step.now
                 rollout = await self._io(self.deployments.status, step.namespace, target.deployment)
             except ConcurrentModification as error:
                 step.logger.info("retrying: %s", error)
@@ -142,7 +146,10 @@ class StartPhases(ControllerCore):
                 waiting.append(rollout.message)
         if waiting:
             self._condition(step, "RolledOut", "False", "InProgress", "; ".join(waiting))
-            return poll_delay(step)
+            if step.status.rollout_started_at is None:
+                return poll_delay(step)
+            # A bad change is acted on while it is still rolling out, not only once it is complete.
+            return await self._breach_during_rollout(step)
         for recorded in step.status.targets:
             current = await self._io(self.deployments.record_revision, step.namespace, recorded.deployment)
             recorded.hotfix_revision, recorded.hotfix_replica_set = current.revision, current.replica_set

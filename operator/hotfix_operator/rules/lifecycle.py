@@ -102,3 +102,15 @@ def due_checkpoint(spec: HotfixSpec, status: HotfixStatus, now: datetime) -> tim
 def is_recent_deploy(completed_at: datetime | None, now: datetime, window: timedelta) -> bool:
     """A rollout counts as a recent deploy of the incident when it completed within the window."""
     return completed_at is not None and now - completed_at <= window
+
+
+def verification_bound(spec: HotfixSpec) -> timedelta:
+    """How long a rollback's verification may wait for conclusive data before it escalates as unverified:
+    ``verifyFor`` plus the longest window a threshold needs, plus two analysis intervals."""
+    analysis = spec.analysis
+    longest = max(
+        analysis.error_rate.for_,
+        analysis.latency_p95.window * analysis.latency_p95.consecutive_windows,
+        analysis.crash_free_sessions.over,
+    )
+    return spec.rollback.verify_for + longest + 2 * analysis.interval

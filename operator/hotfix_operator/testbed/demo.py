@@ -22,7 +22,8 @@ from hotfix_operator.report.postmortem import postmortem_markdown
 from hotfix_operator.testbed.cluster import REPO_ROOT, kubectl_binary
 from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.processes import wait_until
-from hotfix_operator.testbed.simulator import BEHAVIOUR_BY_IMAGE
+from hotfix_operator.testbed.simulator import BEHAVIOUR_BY_IMAGE, SESSIONS
+from hotfix_operator.testbed.simulator import TELEMETRY as TELEMETRY_ANNOTATION
 from hotfix_operator.testbed.stack import TestBed, TestBedState
 
 NAMESPACE = "demo"
@@ -45,7 +46,16 @@ DEMO_SPEC = {
 }
 
 
+# Real telemetry shapes: auth-api is in an Istio mesh; search is a backend scraped by a ServiceMonitor
+# (no deployment label) that has no session metrics.
+TELEMETRY = {
+    "auth-api": ("istio", {TELEMETRY_ANNOTATION: "istio"}),
+    "search": ("kube-prometheus", {TELEMETRY_ANNOTATION: "kube-prometheus", SESSIONS: "false"}),
+}
+
+
 def _deployment(name: str) -> dict[str, Any]:
+    annotations = {BEHAVIOUR_BY_IMAGE: json.dumps(BEHAVIOUR), **TELEMETRY[name][1]}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -54,7 +64,7 @@ def _deployment(name: str) -> dict[str, Any]:
             "replicas": 3,
             "selector": {"matchLabels": {"app": name}},
             "template": {
-                "metadata": {"labels": {"app": name}, "annotations": {BEHAVIOUR_BY_IMAGE: json.dumps(BEHAVIOUR)}},
+                "metadata": {"labels": {"app": name}, "annotations": annotations},
                 "spec": {"containers": [{"name": "app", "image": GOOD_IMAGE}]},
             },
         },
@@ -70,6 +80,7 @@ def _hotfix(name: str, deployment: str, image: str, incident: str) -> dict[str, 
             "incident": {"id": incident, "severity": "SEV1", "rootCause": "unknown"},
             "targets": [{"deployment": deployment, "images": {"app": image}}],
             **DEMO_SPEC,
+            "analysis": {**DEMO_SPEC["analysis"], "telemetry": TELEMETRY[deployment][0]},
         },
     }
 
@@ -90,7 +101,10 @@ class Demo:
         api_client = config.new_client_from_config(state.kubeconfig)
         self._create_workloads(api_client)
         custom = client.CustomObjectsApi(api_client)
-        self.say("\n==> applying two hotfixes: search-fix (a good image) and auth-fix (an image with 5% errors)")
+        self.say(
+            "\n==> applying two hotfixes: search-fix (a good image; a backend with kube-prometheus metrics and no"
+            " sessions) and auth-fix (an image with 5% errors, judged on Istio's metrics)"
+        )
         for body in (
             _hotfix("search-fix", "search", FIXED_IMAGE, "INC-2026-0101"),
             _hotfix("auth-fix", "auth-api", BAD_IMAGE, "INC-2026-0102"),

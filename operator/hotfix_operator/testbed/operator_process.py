@@ -10,6 +10,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import yaml
+
 from hotfix_operator.testbed.processes import free_port, stop_pids, wait_until
 
 
@@ -23,8 +25,11 @@ class OperatorProcess:
         log_path: Path,
         min_rate_window: str = "3s",
         extra_args: tuple[str, ...] = (),
+        endpoints: dict[str, str] | None = None,
     ) -> None:
         self.kubeconfig = kubeconfig
+        # More named Prometheus endpoints than the default one (name -> URL), in an endpoints file.
+        self.endpoints = endpoints or {}
         self.extra_args = extra_args
         self.prometheus_url = prometheus_url
         self.min_rate_window = min_rate_window
@@ -47,6 +52,11 @@ class OperatorProcess:
             HOTFIX_METRICS_PORT=str(self.metrics_port),
             HOTFIX_METRICS_ADDRESS="127.0.0.1",
         )
+        if self.endpoints:
+            endpoints_file = self.log_path.with_suffix(".endpoints.yaml")
+            listed = [{"name": name, "url": url, "timeoutSeconds": 2} for name, url in self.endpoints.items()]
+            endpoints_file.write_text(yaml.safe_dump({"endpoints": listed}))
+            env["HOTFIX_PROMETHEUS_ENDPOINTS_FILE"] = str(endpoints_file)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hotfix_operator.cli.main", "run", *self.extra_args],
             stdout=self.log_path.open("ab"),
