@@ -18,9 +18,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from results import record  # noqa: E402
+from results import record
 
-from hotfix_operator.rules.baseline import SpanStats, judge_checkpoint  # noqa: E402
+from hotfix_operator.rules.baseline import SpanStats, judge_checkpoint
 
 REQUESTS_PER_SECOND = 20
 BASELINE_ERROR_RATE = 0.004

@@ -14,7 +14,7 @@ import pytest
 from kubernetes import client, config
 
 from hotfix_operator.testbed.stack import TestBed, TestBedState
-from testbed_support import PrometheusQuery, install_crd
+from testbed_support import PROMETHEUS_RULE_CRD_PATH, PrometheusQuery, install_crd
 
 LOG_TAIL_LINES = 25
 # Fixtures that start a real server: a test using any of them (directly or through another fixture) is
@@ -67,6 +67,11 @@ def prometheus(testbed_state: TestBedState) -> PrometheusQuery:
 @pytest.fixture(scope="session")
 def hotfix_crd(api_client: client.ApiClient) -> None:
     install_crd(api_client)
+
+
+@pytest.fixture(scope="session")
+def prometheus_rule_crd(api_client: client.ApiClient) -> None:
+    install_crd(api_client, PROMETHEUS_RULE_CRD_PATH)
 
 
 def _tail(path: Path) -> str:

@@ -42,9 +42,13 @@ class PrometheusQuery:
         return float(result[0]["value"][1]) if result else None
 
 
-def install_crd(api_client: client.ApiClient) -> None:
-    """Install the Hotfix CRD (idempotently) and wait until the API server serves it."""
-    document = yaml.safe_load(CRD_PATH.read_text())
+# The prometheus-operator's PrometheusRule kind, for the tests that publish the window's alert rules.
+PROMETHEUS_RULE_CRD_PATH = Path(__file__).resolve().parent / "fixtures" / "prometheusrule-crd.yaml"
+
+
+def install_crd(api_client: client.ApiClient, path: Path = CRD_PATH) -> None:
+    """Install a CRD (the Hotfix CRD by default; idempotently) and wait until the API server serves it."""
+    document = yaml.safe_load(path.read_text())
     try:
         utils.create_from_dict(api_client, document)
     except utils.FailToCreateError as error:
@@ -56,4 +60,4 @@ def install_crd(api_client: client.ApiClient) -> None:
         crd = extensions.read_custom_resource_definition(document["metadata"]["name"])
         return any(c.type == "Established" and c.status == "True" for c in (crd.status.conditions or []))
 
-    wait_until(established, timeout=30, what="the Hotfix CRD to be established")
+    wait_until(established, timeout=30, what=f"the CRD {document['metadata']['name']} to be established")

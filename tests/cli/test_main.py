@@ -83,3 +83,18 @@ def test_every_example_is_valid() -> None:
     for example in examples:
         code, _, err = run(["validate", "-f", str(example)], "")
         assert code == 0, f"{example.name}: {err}"
+
+
+def test_rules_command_prints_a_rule_file_of_the_enabled_thresholds(tmp_path: Path) -> None:
+    manifest = tmp_path / "hotfix.yaml"
+    document = VALID[0].manifest()
+    document["spec"]["analysis"] = {"telemetry": "istio", "latencyP95": {"enabled": False}}
+    manifest.write_text(yaml.safe_dump(document))
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["rules", "-f", str(manifest), "--window-open", "2026-11-23T10:00:00Z"], stdout=out, stderr=err)
+    assert code == 0, err.getvalue()
+    [group] = yaml.safe_load(out.getvalue())["groups"]
+    assert [rule["alert"] for rule in group["rules"]] == ["HotfixErrorRateHigh", "HotfixCrashFreeSessionsLow"]
+    assert "istio_requests_total" in group["rules"][0]["expr"]
+    # The window opened at 10:00: the crash-free rule counts sessions from then on.
+    assert "@ 1795428000" in group["rules"][1]["expr"]

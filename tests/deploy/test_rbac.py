@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client, config
@@ -11,12 +12,14 @@ from kubernetes import client, config
 from hotfix_operator.testbed.cluster import write_kubeconfig
 from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.stack import TestBed, TestBedState
-from operator_support import BAD_IMAGE, GOOD_IMAGE, Cluster, hotfix_manifest
+from operator_support import BAD_IMAGE, GOOD_IMAGE, Cluster, eventually, hotfix_manifest
 from testbed_support import REPO, kubectl
 
 
 @pytest.fixture(scope="module")
-def service_account_kubeconfig(testbed: TestBed, testbed_state: TestBedState, hotfix_crd: None) -> str:
+def service_account_kubeconfig(
+    testbed: TestBed, testbed_state: TestBedState, hotfix_crd: None, prometheus_rule_crd: None
+) -> str:
     # The README's install steps: CRDs first (they must be established before objects of their kinds).
     kubectl(testbed_state, "apply", "-f", str(REPO / "crds"), "-f", str(REPO / "deploy" / "peering.yaml"))
     kubectl(testbed_state, "wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev")
@@ -34,9 +37,10 @@ def operator_as_service_account(
     testbed: TestBed, testbed_state: TestBedState, service_account_kubeconfig: str
 ) -> Iterator[OperatorProcess]:
     # As deployed: with peering, which needs its own permissions.
+    # As a multi-tenant cluster runs it: every Hotfix must name the ServiceAccount it acts as.
     process = OperatorProcess(
         service_account_kubeconfig, testbed_state.prometheus_url, testbed.work_dir / "rbac.log",
-        extra_args=("--peering", "hotfix-operator"),
+        extra_args=("--peering", "hotfix-operator", "--require-service-account"),
     )  # fmt: skip
     process.start()
     yield process
@@ -53,6 +57,29 @@ def test_deploy_manifests_install(api_client: client.ApiClient, service_account_
     assert container.liveness_probe.http_get.path == "/healthz"
 
 
+def tenant_service_account(api_client: client.ApiClient, namespace: str, name: str, rules: list[Any]) -> None:
+    """A ServiceAccount of the namespace with exactly these rights there."""
+    core, rbac = client.CoreV1Api(api_client), client.RbacAuthorizationV1Api(api_client)
+    core.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name)))
+    rbac.create_namespaced_role(namespace, client.V1Role(metadata=client.V1ObjectMeta(name=name), rules=rules))
+    rbac.create_namespaced_role_binding(
+        namespace,
+        client.V1RoleBinding(
+            metadata=client.V1ObjectMeta(name=name),
+            role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=name),
+            subjects=[client.RbacV1Subject(kind="ServiceAccount", name=name, namespace=namespace)],
+        ),
+    )
+
+
+# What a team's deployer ServiceAccount has: its Deployments and the notification Secret.
+DEPLOYER_RULES = [
+    client.V1PolicyRule(api_groups=["apps"], resources=["deployments"], verbs=["get", "patch"]),
+    client.V1PolicyRule(api_groups=["apps"], resources=["replicasets"], verbs=["list"]),
+    client.V1PolicyRule(api_groups=[""], resources=["secrets"], resource_names=["pager"], verbs=["get"]),
+]
+
+
 def test_service_account_is_enough_for_a_rollback(
     operator_as_service_account: OperatorProcess, api_client: client.ApiClient, namespace: str
 ) -> None:
@@ -61,13 +88,17 @@ def test_service_account_is_enough_for_a_rollback(
         namespace,
         client.V1Secret(metadata=client.V1ObjectMeta(name="pager"), string_data={"url": "http://127.0.0.1:9/x"}),
     )
+    tenant_service_account(api_client, namespace, "deployer", DEPLOYER_RULES)
     cluster.create_deployment("web")
     hotfix = hotfix_manifest(
         "web-fix", ["web"], BAD_IMAGE, notify={"webhook": {"urlSecretRef": {"name": "pager", "key": "url"}}}
     )
+    hotfix["spec"]["serviceAccountName"] = "deployer"
     cluster.apply_hotfix(hotfix)
     status = cluster.wait_phase("web-fix", "RolledBack", "Escalated", "Failed")
     assert status["phase"] == "RolledBack", status
+    # The window's PrometheusRule was created and removed with the ServiceAccount's own rights.
+    assert status["alertRules"]["state"] == "withdrawn", status["alertRules"]
     assert cluster.image("web") == GOOD_IMAGE
     assert "Decision" in cluster.event_reasons("web-fix")
     log = Path(operator_as_service_account.log_path).read_text()
@@ -82,6 +113,9 @@ def test_service_account_is_enough_for_a_rollback(
         ("update", "apps", "deployments"),
         ("list", "", "pods"),
         ("list", "", "secrets"),
+        ("get", "", "secrets"),
+        ("get", "monitoring.coreos.com", "prometheusrules"),
+        ("create", "monitoring.coreos.com", "servicemonitors"),
         ("delete", "hotfix.dev", "hotfixes"),
         ("create", "hotfix.dev", "hotfixes"),
         ("list", "apiextensions.k8s.io", "customresourcedefinitions"),
@@ -102,3 +136,59 @@ def test_service_account_is_refused_what_it_does_not_need(
         )
     )
     assert review.status.allowed is False
+
+
+def test_a_tenant_cannot_change_what_it_could_not_patch_itself(
+    operator_as_service_account: OperatorProcess,
+    api_client: client.ApiClient,
+    namespace: str,
+    testbed: TestBed,
+    testbed_state: TestBedState,
+) -> None:
+    """Mallory may create Hotfixes and nothing else. Naming her own ServiceAccount, or none, or a Secret
+    she cannot read, gets her nothing: the operator acts with her rights or not at all."""
+    cluster = Cluster(api_client, namespace)
+    cluster.create_deployment("vault")
+    hotfix_rules = [client.V1PolicyRule(api_groups=["hotfix.dev"], resources=["hotfixes"], verbs=["create", "get"])]
+    tenant_service_account(api_client, namespace, "mallory", hotfix_rules)
+    token = kubectl(testbed_state, "-n", namespace, "create", "token", "mallory", "--duration=10m").strip()
+    path = testbed.work_dir / f"mallory-{namespace}.kubeconfig"
+    cluster_state = testbed.cluster_state
+    write_kubeconfig(path, cluster_state.server, token, Path(cluster_state.work_dir) / "pki" / "apiserver.crt",
+                     user=f"system:serviceaccount:{namespace}:mallory")  # fmt: skip
+    as_mallory = Cluster(config.new_client_from_config(str(path)), namespace)
+    with pytest.raises(client.ApiException) as refused:
+        as_mallory.apps.patch_namespaced_deployment("vault", namespace, {"metadata": {"labels": {"x": "y"}}})
+    assert refused.value.status == 403
+
+    as_herself = hotfix_manifest("as-mallory", ["vault"], BAD_IMAGE)
+    as_herself["spec"]["serviceAccountName"] = "mallory"
+    as_mallory.apply_hotfix(as_herself)
+    anonymous = hotfix_manifest("as-operator", ["vault"], BAD_IMAGE)
+    as_mallory.apply_hotfix(anonymous)
+
+    status = cluster.wait_phase("as-mallory", "Failed", "Monitoring", "RolledBack", "Escalated")
+    assert status["phase"] == "Failed", status
+    message = next(c for c in status["conditions"] if c["type"] == "Succeeded")["message"]
+    assert "403" in message and "system:serviceaccount:" + namespace + ":mallory" in message, message
+    status = cluster.wait_phase("as-operator", "Failed", "Monitoring", "RolledBack", "Escalated")
+    assert next(c for c in status["conditions"] if c["type"] == "Succeeded")["reason"] == "ServiceAccountRequired"
+    assert cluster.image("vault") == GOOD_IMAGE
+    assert cluster.revision("vault") == 1
+
+
+def test_aggregated_roles_join_edit_and_view(service_account_kubeconfig: str, api_client: client.ApiClient) -> None:
+    """deploy/ adds Hotfix rights to the standard roles: `edit` may create Hotfixes, `view` may read them."""
+    rbac = client.RbacAuthorizationV1Api(api_client)
+
+    def rules_of(role: str) -> list[Any]:
+        return rbac.read_cluster_role(role).rules or []
+
+    def grants(role: str, verb: str) -> bool:
+        return any(
+            "hotfix.dev" in (rule.api_groups or []) and "hotfixes" in (rule.resources or []) and verb in rule.verbs
+            for rule in rules_of(role)
+        )
+
+    eventually(lambda: grants("edit", "create") and grants("view", "list"), 30, "the roles to be aggregated")
+    assert not grants("view", "create")

@@ -279,6 +279,9 @@ class HotfixSpec(ApiModel):
     stability: Stability = Field(default_factory=Stability)
     rollback: Rollback = Field(default_factory=Rollback)
     notify: Notify = Field(default_factory=Notify)
+    # The tenant identity the operator acts with (impersonated) for Deployments and Secrets; empty: the
+    # operator's own, unless the operator requires one.
+    service_account_name: str = Field(default="", max_length=253, pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$")
 
     @field_validator("targets")
     @classmethod

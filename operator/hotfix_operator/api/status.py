@@ -120,6 +120,8 @@ class HotfixStatus(StatusModel):
     rollout_started_at: datetime | None = None
     # After an undo: what was verified, on which data (since, at, result, evidence).
     verification: dict[str, Any] = Field(default_factory=dict)
+    # The window's PrometheusRule: state (published | withdrawn | unsupported), name, windowOpen.
+    alert_rules: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
     def from_api(cls, status: dict[str, Any] | None) -> HotfixStatus:

@@ -162,6 +162,8 @@ def _run_config(args: argparse.Namespace) -> OperatorConfig:
         overrides["query_settings"] = dataclasses.replace(config.query_settings, **query_overrides)
     if args.recent_deploy_window:
         overrides["recent_deploy_window"] = parse_duration(args.recent_deploy_window)
+    if args.require_service_account:
+        overrides["require_service_account"] = True
     return dataclasses.replace(config, **overrides)
 
 
@@ -192,6 +194,47 @@ def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: Te
             liveness_endpoint=args.liveness,
         )
     )
+    return EXIT_OK
+
+
+def _cmd_rules(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
+    """The Hotfix's temporary alert thresholds as a plain Prometheus rule file."""
+    from datetime import UTC, datetime
+
+    from hotfix_operator.analysis.alert_rules import RuleContext, alert_rule_group, rule_file
+    from hotfix_operator.analysis.queries import QuerySettings, build_request
+    from hotfix_operator.engine.config import telemetry_preset
+
+    try:
+        with open(args.filename) if args.filename != "-" else stdin as stream:
+            manifest = parse_manifest(yaml.safe_load(stream.read()) or {})
+        window_open = datetime.fromisoformat(args.window_open).astimezone(UTC) if args.window_open else None
+        settings = QuerySettings(default_preset=telemetry_preset(args.telemetry))
+    except SpecError as error:
+        for problem in error.problems:
+            print(f"error: {problem}", file=stderr)
+        return EXIT_BAD_INPUT
+    except (OSError, yaml.YAMLError, ValueError) as error:
+        print(f"error: {error}", file=stderr)
+        return EXIT_BAD_INPUT
+    namespace = args.namespace or manifest.metadata.namespace or "default"
+    spec = manifest.spec
+    opened = (window_open or datetime.now(UTC)).timestamp()
+    request = build_request(
+        settings,
+        f"{namespace}/{manifest.metadata.name}",
+        tuple((namespace, target.deployment) for target in spec.targets),
+        spec.analysis,
+        opened,
+    )
+    context = RuleContext(
+        hotfix=manifest.metadata.name,
+        namespace=namespace,
+        incident=spec.incident.id,
+        severity=spec.incident.severity,
+        window_open=opened,
+    )
+    yaml.safe_dump(rule_file([alert_rule_group(settings, request, context)]), stdout, sort_keys=False, width=1000)
     return EXIT_OK
 
 
@@ -245,6 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--min-rate-window", help="shortest rate() window (env HOTFIX_MIN_RATE_WINDOW, 1m)")
     run_parser.add_argument("--telemetry", help="default telemetry preset (env HOTFIX_TELEMETRY, labels)")
     run_parser.add_argument(
+        "--require-service-account",
+        action="store_true",
+        help="refuse Hotfixes without spec.serviceAccountName (env HOTFIX_REQUIRE_SERVICE_ACCOUNT)",
+    )
+    run_parser.add_argument(
         "--disabled-thresholds",
         help="thresholds off unless a Hotfix enables them, e.g. crashFreeSessions (env HOTFIX_DISABLED_THRESHOLDS)",
     )
@@ -271,6 +319,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze_parser.add_argument("-o", "--output", choices=["text", "json"], default="text")
     analyze_parser.set_defaults(handler=_cmd_analyze)
+    rules_parser = commands.add_parser("rules", help="print a Hotfix's thresholds as a Prometheus rule file")
+    rules_parser.add_argument("-f", "--filename", required=True, help="a Hotfix manifest, or - for stdin")
+    rules_parser.add_argument("-n", "--namespace", help="the Deployments' namespace (default: the manifest's)")
+    rules_parser.add_argument(
+        "--window-open", help="when the hotfix window opened (RFC 3339; default now): rules judge data from then on"
+    )
+    rules_parser.add_argument("--telemetry", default="labels", help="preset when the manifest names none")
+    rules_parser.set_defaults(handler=_cmd_rules)
     report_parser = commands.add_parser("report", help="print a Markdown postmortem draft of a Hotfix")
     report_parser.add_argument("name")
     report_parser.add_argument("-n", "--namespace")

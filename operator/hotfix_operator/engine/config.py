@@ -12,11 +12,41 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from hotfix_operator.analysis.alert_rules import DEFAULT_SEVERITIES
 from hotfix_operator.analysis.presets import PRESET_NAMES, LabelNames
 from hotfix_operator.analysis.prometheus import PrometheusSettings
 from hotfix_operator.analysis.queries import THRESHOLDS, QuerySettings
 from hotfix_operator.api.durations import parse_duration
-from hotfix_operator.api.models import DNS_LABEL, describe_validation_error
+from hotfix_operator.api.models import DNS_LABEL, Severity, describe_validation_error
+
+
+def _pairs(name: str, value: str) -> dict[str, str]:
+    """``a=b,c=d`` as a mapping; a malformed pair is refused naming the setting."""
+    pairs = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        key, separator, item_value = item.partition("=")
+        if not separator or not key.strip():
+            raise ValueError(f"{name}: expected key=value pairs separated by commas, not {item!r}")
+        pairs[key.strip()] = item_value.strip()
+    return pairs
+
+
+def alert_severities(value: str) -> dict[Severity, str]:
+    """The alert ``severity`` label per incident severity, e.g. ``SEV1=page,SEV2=page,SEV3=ticket``."""
+    chosen = dict(DEFAULT_SEVERITIES)
+    for key, label in _pairs("HOTFIX_ALERT_SEVERITIES", value).items():
+        try:
+            chosen[Severity(key)] = label
+        except ValueError:
+            raise ValueError(f"HOTFIX_ALERT_SEVERITIES: unknown incident severity {key!r}; SEV1..SEV4") from None
+    return chosen
+
+
+def _env_flag(name: str, default: str = "false") -> bool:
+    value = os.environ.get(name, default).strip().lower()
+    if value not in ("true", "false", "1", "0", ""):
+        raise ValueError(f"{name}: expected true or false, not {value!r}")
+    return value in ("true", "1")
 
 
 def _env_path(name: str) -> Path | None:
@@ -114,6 +144,12 @@ class OperatorConfig:
     prometheus_endpoints: dict[str, PrometheusSettings] = field(default_factory=dict)
     query_settings: QuerySettings = field(default_factory=QuerySettings)
     recent_deploy_window: timedelta = timedelta(hours=2)
+    # True: refuse Hotfixes without spec.serviceAccountName (multi-tenant clusters).
+    require_service_account: bool = False
+    # The window's thresholds as a PrometheusRule, with the labels the cluster's Prometheus selects on.
+    alert_rules: bool = True
+    rule_labels: dict[str, str] = field(default_factory=dict)
+    alert_severities: dict[Severity, str] = field(default_factory=lambda: dict(DEFAULT_SEVERITIES))
     metrics_port: int = 8080
     metrics_address: str = "0.0.0.0"
     notify_timeout_seconds: float = 5.0
@@ -143,6 +179,10 @@ class OperatorConfig:
                 min_rate_window=parse_duration(env("HOTFIX_MIN_RATE_WINDOW", "1m")),
             ),
             recent_deploy_window=parse_duration(env("HOTFIX_RECENT_DEPLOY_WINDOW", "2h")),
+            require_service_account=_env_flag("HOTFIX_REQUIRE_SERVICE_ACCOUNT"),
+            alert_rules=_env_flag("HOTFIX_ALERT_RULES", "true"),
+            rule_labels=_pairs("HOTFIX_RULE_LABELS", env("HOTFIX_RULE_LABELS", "")),
+            alert_severities=alert_severities(env("HOTFIX_ALERT_SEVERITIES", "")),
             metrics_port=int(env("HOTFIX_METRICS_PORT", "8080")),
             metrics_address=env("HOTFIX_METRICS_ADDRESS", "0.0.0.0"),
         )

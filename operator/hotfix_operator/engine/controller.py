@@ -7,6 +7,7 @@ from typing import Any
 
 from hotfix_operator.api.models import SpecError, parse_spec
 from hotfix_operator.api.status import TERMINAL_PHASES, HotfixStatus, Phase, append_timeline
+from hotfix_operator.engine.alerting import AlertRulePublishing
 from hotfix_operator.engine.core import Step, utcnow
 from hotfix_operator.engine.monitoring import MonitoringPhases
 from hotfix_operator.engine.rollback import RollbackPhases
@@ -14,7 +15,7 @@ from hotfix_operator.engine.start import StartPhases
 from hotfix_operator.rules.lifecycle import ABORT_REQUEST
 
 
-class HotfixController(StartPhases, MonitoringPhases, RollbackPhases):
+class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRulePublishing):
     async def reconcile(self, body: dict[str, Any], logger: logging.Logger) -> float | None:
         """Do the current phase's work; return seconds until the next step, or None when done."""
         status = HotfixStatus.from_api(body.get("status"))
@@ -49,5 +50,6 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases):
             Phase.ROLLED_BACK: self._rolled_back,
         }
         delay = await handlers[phase](step)
+        await self._sync_alert_rules(step)
         await self._save(step)
         return None if step.status.phase in TERMINAL_PHASES else delay

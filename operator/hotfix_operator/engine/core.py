@@ -27,6 +27,8 @@ from hotfix_operator.engine.config import DEFAULT_ENDPOINT, OperatorConfig
 from hotfix_operator.engine.metrics import OperatorMetrics
 from hotfix_operator.kube.deployments import DeploymentClient
 from hotfix_operator.kube.hotfixes import HotfixClient
+from hotfix_operator.kube.identity import TenantClients
+from hotfix_operator.kube.prometheus_rules import PrometheusRuleClient
 from hotfix_operator.notify.notifier import Notifier
 from hotfix_operator.rules.baseline import SpanStats
 
@@ -70,6 +72,10 @@ class Step:
         return f"{self.namespace}/{self.name}"
 
     @property
+    def labels(self) -> dict[str, str]:
+        return self.body["metadata"].get("labels") or {}
+
+    @property
     def annotations(self) -> dict[str, str]:
         return self.body["metadata"].get("annotations") or {}
 
@@ -85,7 +91,8 @@ class Step:
 class ControllerCore:
     def __init__(
         self,
-        deployments: DeploymentClient,
+        tenants: TenantClients,
+        prometheus_rules: PrometheusRuleClient,
         hotfixes: HotfixClient,
         scheduler: AnalysisScheduler,
         notifier: Notifier,
@@ -93,7 +100,8 @@ class ControllerCore:
         metrics: OperatorMetrics,
         config: OperatorConfig,
     ) -> None:
-        self.deployments = deployments
+        self.tenants = tenants
+        self.prometheus_rules = prometheus_rules
         self.hotfixes = hotfixes
         self.scheduler = scheduler
         self.notifier = notifier
@@ -158,6 +166,19 @@ class ControllerCore:
         self._set_phase(step, Phase.FAILED)
         self._condition(step, "Succeeded", "False", reason, message)
         self._note(step, "Failed", message, warning=True)
+
+    def _deployments(self, step: Step) -> DeploymentClient:
+        """Deployments as the Hotfix's ServiceAccount (impersonated) when it names one."""
+        return self.tenants.deployments(step.namespace, step.spec.service_account_name or None)
+
+    def _identity_problem(self, step: Step) -> str | None:
+        """Why the Hotfix may not be acted on for lack of a tenant identity; None when it may."""
+        if self.config.require_service_account and not step.spec.service_account_name:
+            return (
+                "spec.serviceAccountName: this operator acts only with the tenant's rights; name a ServiceAccount "
+                f"of namespace {step.namespace} that may patch the target Deployments"
+            )
+        return None
 
     def _endpoint(self, spec: HotfixSpec) -> str:
         """The Prometheus endpoint a Hotfix names (or the default); only the operator's own exist."""

@@ -20,8 +20,9 @@ from hotfix_operator.api.status import TERMINAL_PHASES
 from hotfix_operator.engine.config import OperatorConfig
 from hotfix_operator.engine.controller import HotfixController
 from hotfix_operator.engine.metrics import OperatorMetrics
-from hotfix_operator.kube.deployments import DeploymentClient
 from hotfix_operator.kube.hotfixes import HotfixClient, HotfixGone
+from hotfix_operator.kube.identity import TenantClients
+from hotfix_operator.kube.prometheus_rules import PrometheusRuleClient
 from hotfix_operator.notify.notifier import Notifier
 
 # A failed step (an API hiccup, a bug) is retried after this long instead of ending the daemon.
@@ -63,11 +64,13 @@ def build_controller(operator_config: OperatorConfig, api_client: client.ApiClie
         return analyzers[endpoint]
 
     hotfixes = HotfixClient(api_client)
+    tenants = TenantClients(api_client)
     return HotfixController(
-        deployments=DeploymentClient(api_client),
+        tenants=tenants,
+        prometheus_rules=PrometheusRuleClient(api_client),
         hotfixes=hotfixes,
         scheduler=AnalysisScheduler(analyzer_for),
-        notifier=Notifier(hotfixes.read_secret_value, operator_config.notify_timeout_seconds),
+        notifier=Notifier(tenants.read_secret_value, operator_config.notify_timeout_seconds),
         post_event=kopf.event,
         metrics=metrics,
         config=operator_config,

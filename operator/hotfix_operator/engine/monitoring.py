@@ -42,7 +42,7 @@ class MonitoringPhases(ControllerCore):
             return False
         for target in step.spec.targets:
             if target.images and not await self._io(
-                self.deployments.runs_images, step.namespace, target.deployment, target.images
+                self._deployments(step).runs_images, step.namespace, target.deployment, target.images
             ):
                 return True
         return False
@@ -130,7 +130,7 @@ class MonitoringPhases(ControllerCore):
     async def _targets_present(self, step: Step) -> bool:
         for recorded in step.status.targets:
             present = await self._io(
-                self.deployments.revision_present,
+                self._deployments(step).revision_present,
                 step.namespace, recorded.deployment, recorded.baseline_revision, recorded.baseline_replica_set,
             )  # fmt: skip
             if not present:

@@ -32,7 +32,7 @@ class RollbackPhases(ControllerCore):
             await self._save(step)
             try:
                 result = await self._io(
-                    self.deployments.undo,
+                    self._deployments(step).undo,
                     step.namespace, recorded.deployment, recorded.baseline_revision, recorded.baseline_replica_set,
                 )  # fmt: skip
             except DeploymentError as error:
@@ -58,7 +58,7 @@ class RollbackPhases(ControllerCore):
         waiting = []
         for recorded in step.status.targets:
             try:
-                rollout = await self._io(self.deployments.status, step.namespace, recorded.deployment)
+                rollout = await self._io(self._deployments(step).status, step.namespace, recorded.deployment)
             except DeploymentError as error:
                 self._escalate(step, "RollbackFailed", f"rollback of {recorded.deployment} failed: {error}")
                 return None
@@ -113,7 +113,7 @@ class RollbackPhases(ControllerCore):
     async def _recovered(self, step: Step, report: AnalysisReport) -> float | None:
         for recorded in step.status.targets:
             recorded.undone_to_revision = await self._io(
-                self.deployments.deployed_revision, step.namespace, recorded.deployment
+                self._deployments(step).deployed_revision, step.namespace, recorded.deployment
             )
         assert step.status.rollback_completed_at is not None
         since = step.status.rollback_completed_at.isoformat()
@@ -130,7 +130,7 @@ class RollbackPhases(ControllerCore):
     async def _rolled_back(self, step: Step) -> float | None:
         """Watch for the rolled-back template coming back (a GitOps sync): escalate once, never fight."""
         for recorded in step.status.targets:
-            revision = await self._io(self.deployments.deployed_revision, step.namespace, recorded.deployment)
+            revision = await self._io(self._deployments(step).deployed_revision, step.namespace, recorded.deployment)
             if recorded.undone_to_revision is not None and revision > recorded.undone_to_revision:
                 self._escalate(
                     step,

@@ -19,7 +19,7 @@ class StartPhases(ControllerCore):
         targets = []
         for target in step.spec.targets:
             try:
-                recorded = await self._io(self.deployments.record_revision, step.namespace, target.deployment)
+                recorded = await self._io(self._deployments(step).record_revision, step.namespace, target.deployment)
             except RolloutInProgress as error:
                 # A Deployment created a moment ago has no ReplicaSet yet: wait for it, do not fail.
                 self._condition(step, "RolledOut", "Unknown", "WaitingForDeployment", str(error))
@@ -42,6 +42,10 @@ class StartPhases(ControllerCore):
         unknown = self._unknown_endpoint(step.spec)
         if unknown is not None:
             self._fail(step, "UnknownPrometheus", unknown)
+            return None
+        identity_problem = self._identity_problem(step)
+        if identity_problem is not None:
+            self._fail(step, "ServiceAccountRequired", identity_problem)
             return None
         not_now = await self._record_targets(step)
         if not_now is None or not_now > 0:
@@ -121,18 +125,22 @@ class StartPhases(ControllerCore):
             assert recorded is not None
             try:
                 if target.images is not None:
-                    if await self._io(self.deployments.apply_images, step.namespace, target.deployment, target.images):
+                    if await self._io(
+                        self._deployments(step).apply_images, step.namespace, target.deployment, target.images
+                    ):
                         images = ", ".join(f"{c}={i}" for c, i in sorted(target.images.items()))
                         self._note(step, "RolloutStarted", f"{target.deployment}: set {images}")
                 else:
-                    revision = await self._io(self.deployments.deployed_revision, step.namespace, target.deployment)
+                    revision = await self._io(
+                        self._deployments(step).deployed_revision, step.namespace, target.deployment
+                    )
                     if revision <= recorded.baseline_revision:
                         waiting.append(f"{target.deployment}: waiting for the change to be applied (observe mode)")
                         continue
                 # The analysis window opens when the change first reaches a Deployment: its first new pods
                 # serve from then on, and Prometheus' own alert rule sees their errors from then on too.
                 step.status.rollout_started_at = step.status.rollout_started_at or step.now
-                rollout = await self._io(self.deployments.status, step.namespace, target.deployment)
+                rollout = await self._io(self._deployments(step).status, step.namespace, target.deployment)
             except ConcurrentModification as error:
                 step.logger.info("retrying: %s", error)
                 return poll_delay(step)
@@ -148,10 +156,13 @@ class StartPhases(ControllerCore):
             self._condition(step, "RolledOut", "False", "InProgress", "; ".join(waiting))
             if step.status.rollout_started_at is None:
                 return poll_delay(step)
-            # A bad change is acted on while it is still rolling out, not only once it is complete.
+            # A bad change is acted on while it is still rolling out, not only once it is complete. What
+            # this step did (the patch, its timeline entry) is saved first: the analysis waits for the
+            # next interval, and a kill meanwhile must not lose it.
+            await self._save(step)
             return await self._breach_during_rollout(step)
         for recorded in step.status.targets:
-            current = await self._io(self.deployments.record_revision, step.namespace, recorded.deployment)
+            current = await self._io(self._deployments(step).record_revision, step.namespace, recorded.deployment)
             recorded.hotfix_revision, recorded.hotfix_replica_set = current.revision, current.replica_set
             recorded.rollout_completed_at = step.now
         step.status.rollout_completed_at = step.now

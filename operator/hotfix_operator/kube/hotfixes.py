@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any
 
 from kubernetes import client
@@ -50,10 +48,3 @@ class HotfixClient:
 
     def list_all(self) -> list[dict[str, Any]]:
         return self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL).get("items", [])
-
-    def read_secret_value(self, namespace: str, name: str, key: str) -> str:
-        secret = self.core.read_namespaced_secret(name, namespace, _preload_content=False)
-        data = json.loads(secret.data).get("data") or {}
-        if key not in data:
-            raise KeyError(f"secret {namespace}/{name} has no key {key!r}")
-        return base64.b64decode(data[key]).decode().strip()

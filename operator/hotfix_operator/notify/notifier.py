@@ -29,7 +29,7 @@ def _post_json(url: str, payload: dict[str, Any], timeout: float) -> None:
 class Notifier:
     def __init__(
         self,
-        read_secret: Callable[[str, str, str], str],
+        read_secret: Callable[[str, str, str, str | None], str],
         timeout: float = 5.0,
         post: Callable[[str, dict[str, Any], float], None] = _post_json,
     ) -> None:
@@ -60,15 +60,25 @@ class Notifier:
             ref = spec.notify.webhook.url_secret_ref
             destinations.append(("webhook", ref.name, ref.key, payload))
         for destination, secret, key, data in destinations:
-            task = asyncio.create_task(self._send(namespace, destination, secret, key, data, logger))
+            task = asyncio.create_task(
+                self._send(namespace, spec.service_account_name or None, destination, secret, key, data, logger)
+            )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def _send(
-        self, namespace: str, destination: str, secret: str, key: str, payload: dict[str, Any], logger: logging.Logger
+        self,
+        namespace: str,
+        service_account: str | None,
+        destination: str,
+        secret: str,
+        key: str,
+        payload: dict[str, Any],
+        logger: logging.Logger,
     ) -> None:
+        # The URL is read from the Hotfix's own namespace, as the Hotfix's ServiceAccount when it names one.
         try:
-            url = await asyncio.to_thread(self.read_secret, namespace, secret, key)
+            url = await asyncio.to_thread(self.read_secret, namespace, secret, key, service_account)
         except Exception as error:
             logger.warning(
                 "notification to %s skipped: cannot read secret %s key %s: %s", destination, secret, key, error

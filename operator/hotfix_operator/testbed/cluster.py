@@ -1,9 +1,9 @@
 """A real Kubernetes control plane on loopback, from binaries built by ``hack/build-cluster.sh``.
 
 etcd, kube-apiserver (RBAC on, token auth, service-account signing keys), kube-controller-manager
-(deployment, replicaset, garbage-collector, namespace and serviceaccount controllers), kube-scheduler
-and kwok with a few fake nodes, so that pods of Deployments are scheduled and become Ready without a
-container runtime. Every process is started and stopped by process id, and keeps its log.
+(deployment, replicaset, garbage-collector, namespace, serviceaccount and clusterrole-aggregation
+controllers), kube-scheduler and kwok with a few fake nodes, so that pods of Deployments are scheduled
+and become Ready without a container runtime. Every process is started and stopped by process id, and keeps its log.
 """
 
 from __future__ import annotations
@@ -253,7 +253,7 @@ class LocalCluster:
                     "--bind-address=127.0.0.1",
                     "--secure-port=0",
                     "--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,"
-                    "namespace-controller,serviceaccount-controller",
+                    "namespace-controller,serviceaccount-controller,clusterrole-aggregation-controller",
                     "--concurrent-deployment-syncs=10",
                     "--concurrent-replicaset-syncs=10",
                     "--v=1",

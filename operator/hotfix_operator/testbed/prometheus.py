@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -44,13 +45,26 @@ class LocalPrometheus:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def rules_dir(self) -> Path:
+        return self.work_dir / "rules"
+
+    def load_rules(self, name: str, groups: list[dict[str, Any]]) -> None:
+        """Write a rule file (the ``spec.groups`` of a PrometheusRule) and have Prometheus reload it."""
+        (self.rules_dir / f"{name}.yaml").write_text(yaml.safe_dump({"groups": groups}))
+        request = urllib.request.Request(f"{self.url}/-/reload", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
+    @property
     def log_path(self) -> Path:
         return self.work_dir / "prometheus.log"
 
     def start(self, timeout: float = 60.0) -> str:
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.rules_dir.mkdir(exist_ok=True)
         config = {
             "global": {"scrape_interval": self.scrape_interval, "evaluation_interval": self.scrape_interval},
+            "rule_files": [str(self.rules_dir / "*.yaml")],
             "scrape_configs": [
                 {
                     "job_name": "workload-simulator",
