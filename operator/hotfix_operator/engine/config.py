@@ -18,6 +18,7 @@ from hotfix_operator.analysis.prometheus import PrometheusSettings
 from hotfix_operator.analysis.queries import THRESHOLDS, QuerySettings
 from hotfix_operator.api.durations import parse_duration
 from hotfix_operator.api.models import DNS_LABEL, Severity, describe_validation_error
+from hotfix_operator.notify.alertmanager import AlertmanagerSettings
 
 
 def _pairs(name: str, value: str) -> dict[str, str]:
@@ -138,6 +139,18 @@ def _default_endpoint(env: Callable[[str, str], str]) -> dict[str, PrometheusSet
     }
 
 
+def _alertmanager(env: Callable[[str, str], str]) -> AlertmanagerSettings | None:
+    url = env("HOTFIX_ALERTMANAGER_URL", "")
+    if not url:
+        return None
+    return AlertmanagerSettings(
+        url=url,
+        resend=parse_duration(env("HOTFIX_ALERTMANAGER_RESEND", "1m")),
+        bearer_token_file=_env_path("HOTFIX_ALERTMANAGER_BEARER_TOKEN_FILE"),
+        ca_file=_env_path("HOTFIX_ALERTMANAGER_CA_FILE"),
+    )
+
+
 @dataclass(frozen=True)
 class OperatorConfig:
     # The only Prometheus servers the operator queries, by name; a Hotfix names one, never a URL.
@@ -150,6 +163,8 @@ class OperatorConfig:
     alert_rules: bool = True
     rule_labels: dict[str, str] = field(default_factory=dict)
     alert_severities: dict[Severity, str] = field(default_factory=lambda: dict(DEFAULT_SEVERITIES))
+    # Decisions that need people, posted to Alertmanager's API v2 (None: not configured).
+    alertmanager: AlertmanagerSettings | None = None
     metrics_port: int = 8080
     metrics_address: str = "0.0.0.0"
     notify_timeout_seconds: float = 5.0
@@ -183,6 +198,7 @@ class OperatorConfig:
             alert_rules=_env_flag("HOTFIX_ALERT_RULES", "true"),
             rule_labels=_pairs("HOTFIX_RULE_LABELS", env("HOTFIX_RULE_LABELS", "")),
             alert_severities=alert_severities(env("HOTFIX_ALERT_SEVERITIES", "")),
+            alertmanager=_alertmanager(env),
             metrics_port=int(env("HOTFIX_METRICS_PORT", "8080")),
             metrics_address=env("HOTFIX_METRICS_ADDRESS", "0.0.0.0"),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -16,11 +17,20 @@ from hotfix_operator.rules.lifecycle import ABORT_REQUEST
 
 
 class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRulePublishing):
+    def resume_finished(self, body: dict[str, Any]) -> None:
+        """A Hotfix that needs no more steps (after an operator restart, say): count it, and keep its
+        escalation paging until the Hotfix is deleted."""
+        status = HotfixStatus.from_api(body.get("status"))
+        if status.phase is not None:
+            self.phases[f"{body['metadata']['namespace']}/{body['metadata']['name']}"] = status.phase.value
+        with contextlib.suppress(SpecError):
+            self._sync_people_alerts(body, parse_spec(body.get("spec") or {}), status)
+
     async def reconcile(self, body: dict[str, Any], logger: logging.Logger) -> float | None:
         """Do the current phase's work; return seconds until the next step, or None when done."""
         status = HotfixStatus.from_api(body.get("status"))
         if status.phase in TERMINAL_PHASES:
-            self.phases[f"{body['metadata']['namespace']}/{body['metadata']['name']}"] = status.phase.value
+            self.resume_finished(body)
             return None
         try:
             spec = parse_spec(body.get("spec") or {})
@@ -38,6 +48,7 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
         if abort is not None:
             self._escalate(step, "Aborted", f"aborted by {abort or 'someone'} (annotation {ABORT_REQUEST})")
             await self._save(step)
+            self._sync_people_alerts(step.body, step.spec, step.status)
             return None
         phase = status.phase or Phase.PENDING
         handlers = {
@@ -52,4 +63,5 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
         delay = await handlers[phase](step)
         await self._sync_alert_rules(step)
         await self._save(step)
+        self._sync_people_alerts(step.body, step.spec, step.status)
         return None if step.status.phase in TERMINAL_PHASES else delay

@@ -29,7 +29,9 @@ from hotfix_operator.kube.deployments import DeploymentClient
 from hotfix_operator.kube.hotfixes import HotfixClient
 from hotfix_operator.kube.identity import TenantClients
 from hotfix_operator.kube.prometheus_rules import PrometheusRuleClient
+from hotfix_operator.notify.alertmanager import AlertmanagerNotifier
 from hotfix_operator.notify.notifier import Notifier
+from hotfix_operator.notify.people_alerts import people_alerts
 from hotfix_operator.rules.baseline import SpanStats
 
 # How often to look again while waiting on something that is not Prometheus: the analysis interval,
@@ -93,6 +95,7 @@ class ControllerCore:
         self,
         tenants: TenantClients,
         prometheus_rules: PrometheusRuleClient,
+        alertmanager: AlertmanagerNotifier | None,
         hotfixes: HotfixClient,
         scheduler: AnalysisScheduler,
         notifier: Notifier,
@@ -102,6 +105,7 @@ class ControllerCore:
     ) -> None:
         self.tenants = tenants
         self.prometheus_rules = prometheus_rules
+        self.alertmanager = alertmanager
         self.hotfixes = hotfixes
         self.scheduler = scheduler
         self.notifier = notifier
@@ -166,6 +170,20 @@ class ControllerCore:
         self._set_phase(step, Phase.FAILED)
         self._condition(step, "Succeeded", "False", reason, message)
         self._note(step, "Failed", message, warning=True)
+
+    def forget(self, namespace: str, name: str) -> None:
+        """The Hotfix is gone: resolve its alerts and drop it from the phase gauge."""
+        self.phases.pop(f"{namespace}/{name}", None)
+        if self.alertmanager is not None:
+            self.alertmanager.forget(f"{namespace}/{name}")
+
+    def _sync_people_alerts(self, body: dict[str, Any], spec: HotfixSpec, status: HotfixStatus) -> None:
+        """Hand Alertmanager the decisions of this Hotfix that need people now (when configured)."""
+        if self.alertmanager is None:
+            return
+        metadata = body["metadata"]
+        alerts = people_alerts(metadata, spec, status, dict(self.config.alert_severities))
+        self.alertmanager.sync(f"{metadata['namespace']}/{metadata['name']}", alerts)
 
     def _deployments(self, step: Step) -> DeploymentClient:
         """Deployments as the Hotfix's ServiceAccount (impersonated) when it names one."""

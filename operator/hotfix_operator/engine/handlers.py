@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
@@ -23,6 +23,7 @@ from hotfix_operator.engine.metrics import OperatorMetrics
 from hotfix_operator.kube.hotfixes import HotfixClient, HotfixGone
 from hotfix_operator.kube.identity import TenantClients
 from hotfix_operator.kube.prometheus_rules import PrometheusRuleClient
+from hotfix_operator.notify.alertmanager import AlertmanagerNotifier
 from hotfix_operator.notify.notifier import Notifier
 
 # A failed step (an API hiccup, a bug) is retried after this long instead of ending the daemon.
@@ -35,6 +36,7 @@ class Runtime:
     config: OperatorConfig
     controller: HotfixController | None = None
     hotfixes: HotfixClient | None = None
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 RUNTIME = Runtime(config=OperatorConfig())
@@ -68,6 +70,7 @@ def build_controller(operator_config: OperatorConfig, api_client: client.ApiClie
     return HotfixController(
         tenants=tenants,
         prometheus_rules=PrometheusRuleClient(api_client),
+        alertmanager=AlertmanagerNotifier(operator_config.alertmanager) if operator_config.alertmanager else None,
         hotfixes=hotfixes,
         scheduler=AnalysisScheduler(analyzer_for),
         notifier=Notifier(tenants.read_secret_value, operator_config.notify_timeout_seconds),
@@ -93,6 +96,9 @@ async def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_
     api_client = await asyncio.to_thread(kubernetes_client)
     RUNTIME.controller = build_controller(RUNTIME.config, api_client)
     RUNTIME.hotfixes = RUNTIME.controller.hotfixes
+    if RUNTIME.controller.alertmanager is not None:
+        # Kept on the runtime: a task nobody references can be collected mid-flight.
+        RUNTIME.background.append(asyncio.create_task(RUNTIME.controller.alertmanager.run()))
     if RUNTIME.config.metrics_port:
         RUNTIME.controller.metrics.serve(RUNTIME.config.metrics_address, RUNTIME.config.metrics_port)
         logger.info("serving /metrics on %s:%d", RUNTIME.config.metrics_address, RUNTIME.config.metrics_port)
@@ -112,10 +118,12 @@ async def drive_hotfix(
         try:
             body = await asyncio.to_thread(hotfixes.get, namespace, name)
         except HotfixGone:
+            controller.forget(namespace, name)
             return
         try:
             delay = await controller.reconcile(body, logger)
         except HotfixGone:
+            controller.forget(namespace, name)
             return
         except Exception:  # one Hotfix's trouble must never take the operator (or the others) down
             logger.exception("step failed; retrying in %.0fs", ERROR_RETRY_SECONDS)
@@ -129,3 +137,22 @@ async def drive_hotfix(
 @kopf.on.probe(id="hotfixes")
 def hotfix_count(**_: Any) -> int:
     return len(RUNTIME.controller.phases) if RUNTIME.controller else 0
+
+
+def _finished(status: dict[str, Any], **_: Any) -> bool:
+    return not _not_finished(status)
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL, when=_finished)
+async def resume_finished_hotfix(body: kopf.Body, **_: Any) -> None:
+    controller = RUNTIME.controller
+    assert controller is not None
+    controller.resume_finished(dict(body))
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
+async def hotfix_deleted(namespace: str, name: str, **_: Any) -> None:
+    """No finalizer: a deleted Hotfix only resolves its alerts; its PrometheusRule goes with it (owner)."""
+    controller = RUNTIME.controller
+    assert controller is not None
+    controller.forget(namespace, name)

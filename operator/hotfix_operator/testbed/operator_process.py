@@ -26,10 +26,13 @@ class OperatorProcess:
         min_rate_window: str = "3s",
         extra_args: tuple[str, ...] = (),
         endpoints: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.kubeconfig = kubeconfig
         # More named Prometheus endpoints than the default one (name -> URL), in an endpoints file.
         self.endpoints = endpoints or {}
+        # More of the operator's settings (HOTFIX_*), as a deployment's environment would carry them.
+        self.env = env or {}
         self.extra_args = extra_args
         self.prometheus_url = prometheus_url
         self.min_rate_window = min_rate_window
@@ -52,6 +55,7 @@ class OperatorProcess:
             HOTFIX_METRICS_PORT=str(self.metrics_port),
             HOTFIX_METRICS_ADDRESS="127.0.0.1",
         )
+        env.update(self.env)
         if self.endpoints:
             endpoints_file = self.log_path.with_suffix(".endpoints.yaml")
             listed = [{"name": name, "url": url, "timeoutSeconds": 2} for name, url in self.endpoints.items()]

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -58,3 +61,21 @@ def stop_pids(pids: Iterable[int], grace: float = 10.0) -> None:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 continue
+
+
+def wait_ready(process: subprocess.Popen[bytes], url: str, log_path: Path, what: str, timeout: float) -> None:
+    """Wait until a Prometheus-style server answers ``/-/ready``; fail with its log if it exits."""
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{what} exited with code {process.returncode}; log {log_path}:\n"
+                + log_path.read_text(errors="replace")[-3000:]
+            )
+        try:
+            with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    wait_until(ready, timeout=timeout, what=f"{what} to become ready")

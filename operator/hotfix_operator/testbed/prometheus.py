@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from hotfix_operator.testbed.cluster import REPO_ROOT
-from hotfix_operator.testbed.processes import free_port, stop_pids, wait_until
+from hotfix_operator.testbed.processes import free_port, stop_pids, wait_ready
 
 INSTALL_SCRIPT = REPO_ROOT / "hack" / "install-prometheus.sh"
 
@@ -96,20 +96,8 @@ class LocalPrometheus:
         )
         self.pid = process.pid
 
-        def ready() -> bool:
-            if process.poll() is not None:
-                raise PrometheusError(
-                    f"prometheus exited with code {process.returncode}; log {self.log_path}:\n"
-                    + self.log_path.read_text(errors="replace")[-3000:]
-                )
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response:
-                    return response.status == 200
-            except OSError:
-                return False
-
         try:
-            wait_until(ready, timeout=timeout, what="Prometheus to become ready")
+            wait_ready(process, self.url, self.log_path, "prometheus", timeout)
         except BaseException:
             self.stop()
             raise
