@@ -69,8 +69,9 @@ def hotfix_crd(api_client: client.ApiClient) -> None:
     install_crd(api_client)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def prometheus_rule_crd(api_client: client.ApiClient) -> None:
+    """The PrometheusRule kind is served (a test may have removed it to play a cluster without it)."""
     install_crd(api_client, PROMETHEUS_RULE_CRD_PATH)
 
 

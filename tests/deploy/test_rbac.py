@@ -13,13 +13,15 @@ from hotfix_operator.testbed.cluster import write_kubeconfig
 from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.stack import TestBed, TestBedState
 from operator_support import BAD_IMAGE, GOOD_IMAGE, Cluster, eventually, hotfix_manifest
-from testbed_support import REPO, kubectl
+from testbed_support import PROMETHEUS_RULE_CRD_PATH, REPO, install_crd, kubectl
 
 
 @pytest.fixture(scope="module")
 def service_account_kubeconfig(
-    testbed: TestBed, testbed_state: TestBedState, hotfix_crd: None, prometheus_rule_crd: None
+    testbed: TestBed, testbed_state: TestBedState, api_client: client.ApiClient, hotfix_crd: None
 ) -> str:
+    # The prometheus-operator's kind too: the rollback test creates and removes the window's rules.
+    install_crd(api_client, PROMETHEUS_RULE_CRD_PATH)
     # The README's install steps: CRDs first (they must be established before objects of their kinds).
     kubectl(testbed_state, "apply", "-f", str(REPO / "crds"), "-f", str(REPO / "deploy" / "peering.yaml"))
     kubectl(testbed_state, "wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev")

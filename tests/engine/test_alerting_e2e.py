@@ -4,6 +4,8 @@ when the analysis says breached, and withdrawn when the window closes."""
 
 from __future__ import annotations
 
+import contextlib
+
 from kubernetes import client
 
 from hotfix_operator.rules.lifecycle import ROLLBACK_REQUEST
@@ -14,8 +16,20 @@ from testbed_support import PrometheusQuery
 
 
 def test_without_the_prometheus_operator_it_says_so_and_carries_on(
-    running_operator: OperatorProcess, cluster: Cluster
+    running_operator: OperatorProcess, cluster: Cluster, api_client: client.ApiClient
 ) -> None:
+    extensions = client.ApiextensionsV1Api(api_client)
+    with contextlib.suppress(client.ApiException):
+        extensions.delete_custom_resource_definition("prometheusrules.monitoring.coreos.com")
+
+    def gone() -> bool:
+        try:
+            extensions.read_custom_resource_definition("prometheusrules.monitoring.coreos.com")
+        except client.ApiException as error:
+            return error.status == 404
+        return False
+
+    eventually(gone, 30, "no PrometheusRule kind in the cluster")
     cluster.create_deployment("shelf")
     cluster.apply_hotfix(hotfix_manifest("shelf-fix", ["shelf"], FIXED_IMAGE))
     status = cluster.wait_phase("shelf-fix", "Monitoring", "Stable")

@@ -33,6 +33,7 @@ from hotfix_operator.notify.alertmanager import AlertmanagerNotifier
 from hotfix_operator.notify.notifier import Notifier
 from hotfix_operator.notify.people_alerts import people_alerts
 from hotfix_operator.rules.baseline import SpanStats
+from hotfix_operator.rules.lifecycle import kstatus_conditions
 
 # How often to look again while waiting on something that is not Prometheus: the analysis interval,
 # but at least every 5 s and at most every second, so that a thousand Hotfixes rolling out at once do
@@ -123,6 +124,7 @@ class ControllerCore:
 
     async def _save(self, step: Step) -> None:
         step.status.observed_generation = step.generation
+        self._kstatus_conditions(step)
         status = step.status.to_api()
         if status != step.written:
             await self._io(self.hotfixes.write_status, step.body, status)
@@ -130,6 +132,15 @@ class ControllerCore:
         if step.status.phase is not None:
             self.phases[step.key] = step.status.phase.value
             self.metrics.set_phases(lambda: self.phases)
+
+    def _kstatus_conditions(self, step: Step) -> None:
+        """Ready, Reconciling and Stalled from the phase, in the shape kstatus (Flux) reads."""
+        if step.status.phase is None:
+            return
+        succeeded = next((c for c in step.status.conditions if c.type == "Succeeded"), None)
+        reason, message = (succeeded.reason, succeeded.message) if succeeded else ("", "")
+        for type_, status, why, text in kstatus_conditions(step.status.phase, reason, message):
+            self._condition(step, type_, status, why, text)
 
     def _note(
         self,

@@ -114,3 +114,31 @@ def verification_bound(spec: HotfixSpec) -> timedelta:
         analysis.crash_free_sessions.over,
     )
     return spec.rollback.verify_for + longest + 2 * analysis.interval
+
+
+# How Flux (kstatus) reads a Hotfix: Ready=True is Current, Reconciling=True is InProgress, Stalled=True
+# is Failed, so a pipeline waiting on a Hotfix stops early instead of at its timeout. A rolled-back
+# hotfix did not stick: Failed, like an escalation or an unactionable spec.
+STALLED_PHASES = frozenset({Phase.ROLLED_BACK, Phase.ESCALATED, Phase.FAILED})
+
+
+def kstatus_conditions(phase: Phase, outcome_reason: str, outcome_message: str) -> list[tuple[str, str, str, str]]:
+    """``(type, status, reason, message)`` of Ready, Reconciling and Stalled for a phase; the outcome is the
+    Succeeded condition's reason and message, for the stalled ones."""
+    if phase is Phase.STABLE:
+        return [
+            ("Ready", "True", "Stable", "stable through the last checkpoint"),
+            ("Reconciling", "False", "Stable", ""),
+            ("Stalled", "False", "Stable", ""),
+        ]
+    if phase in STALLED_PHASES:
+        return [
+            ("Ready", "False", outcome_reason or phase.value, outcome_message),
+            ("Reconciling", "False", phase.value, ""),
+            ("Stalled", "True", outcome_reason or phase.value, outcome_message),
+        ]
+    return [
+        ("Ready", "False", "Progressing", f"phase {phase.value}"),
+        ("Reconciling", "True", "Progressing", f"phase {phase.value}"),
+        ("Stalled", "False", "Progressing", ""),
+    ]
