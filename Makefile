@@ -42,6 +42,7 @@ unit: $(STAMP)
 cluster-bins:
 	hack/build-cluster.sh >/dev/null
 	hack/build-kstatus.sh >/dev/null
+	hack/build-helm.sh >/dev/null
 
 prometheus:
 	hack/install-prometheus.sh >/dev/null
