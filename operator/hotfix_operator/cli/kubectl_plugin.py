@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from kubernetes import client, config
+from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
 from hotfix_operator.api.models import GROUP, PLURAL, VERSION
@@ -90,13 +90,47 @@ class Plugin:
     def list(self) -> list[dict[str, Any]]:
         return self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL).get("items", [])
 
+    def watch(self, timeout_seconds: int | None) -> Iterator[dict[str, Any]]:
+        """Each Hotfix of the namespace as it changes (the API server's watch), until the timeout."""
+        stream = watch.Watch().stream(
+            self.custom.list_namespaced_custom_object, GROUP, VERSION, self.namespace, PLURAL,
+            timeout_seconds=timeout_seconds,
+        )  # fmt: skip
+        for event in stream:
+            if event["type"] in ("ADDED", "MODIFIED"):
+                yield event["object"]
+
     def annotate(self, name: str, key: str, value: str) -> None:
         self.custom.patch_namespaced_custom_object(
             GROUP, VERSION, self.namespace, PLURAL, name, {"metadata": {"annotations": {key: value}}}
         )
 
 
-def _client_and_namespace(kubeconfig: str | None, context: str | None, namespace: str | None) -> tuple[Any, str]:
+def _watched_line(hotfix: dict[str, Any]) -> tuple[str, ...]:
+    status = hotfix.get("status") or {}
+    decision = status.get("decision") or {}
+    return (hotfix["metadata"]["name"], status.get("phase") or "-", decision.get("rule") or "-")
+
+
+# Watching one Hotfix ends when it does, as `kubectl rollout status` does.
+DONE_PHASES = frozenset({"Stable", "RolledBack", "Escalated", "Failed"})
+
+
+def follow(plugin: Plugin, name: str | None, timeout_seconds: int | None, stdout: TextIO) -> None:
+    """Like ``kubectl get -w``: one line each time a Hotfix's phase or decision changes."""
+    seen: dict[str, tuple[str, ...]] = {}
+    for hotfix in plugin.watch(timeout_seconds):
+        line = _watched_line(hotfix)
+        if (name and line[0] != name) or seen.get(line[0]) == line:
+            continue
+        seen[line[0]] = line
+        stamp = datetime.now(UTC).strftime("%H:%M:%S")
+        print(f"{stamp}  {line[0]:<28} {line[1]:<18} {line[2]}", file=stdout, flush=True)
+        if name and line[1] in DONE_PHASES:
+            return
+
+
+def client_and_namespace(kubeconfig: str | None, context: str | None, namespace: str | None) -> tuple[Any, str]:
     api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
     if namespace:
         return api_client, namespace
@@ -112,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True)
     status = verbs.add_parser("status", help="a table of Hotfixes, or one Hotfix with its timeline")
     status.add_argument("name", nargs="?")
+    status.add_argument("-w", "--watch", action="store_true", help="after the table, a line each time a Hotfix changes")
+    status.add_argument("--watch-timeout", type=int, default=None, help="stop watching after this many seconds")
     for verb, help_text in (
         ("approve", "approve a Hotfix waiting for approval"),
         ("rollback", "ask for a rollback now (confirms a manual-mode recommendation)"),
@@ -129,14 +165,17 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO = sys.stdout, stderr:
     args = build_parser().parse_args(argv)
     namespace = args.namespace or "default"
     try:
-        api_client, namespace = _client_and_namespace(args.kubeconfig, args.context, args.namespace)
+        api_client, namespace = client_and_namespace(args.kubeconfig, args.context, args.namespace)
         plugin = Plugin(api_client, namespace)
         now = datetime.now(UTC)
         if args.verb == "status":
             print(
                 status_detail(plugin.get(args.name), now) if args.name else status_table(plugin.list(), now),
                 file=stdout,
+                flush=True,
             )
+            if args.watch:
+                follow(plugin, args.name, args.watch_timeout, stdout)
         elif args.verb == "report":
             print(postmortem_markdown(plugin.get(args.name)), file=stdout, end="")
         else:
