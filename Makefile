@@ -39,10 +39,12 @@ format: $(STAMP)
 unit: $(STAMP)
 	$(call run_pytest,tests -m "not real")
 
+# The Go-built tools, each cached outside the repo: the control plane, kstatus, helm, krew's validator.
 cluster-bins:
 	hack/build-cluster.sh >/dev/null
 	hack/build-kstatus.sh >/dev/null
 	hack/build-helm.sh >/dev/null
+	hack/build-krew-validate.sh >/dev/null
 
 prometheus:
 	hack/install-prometheus.sh >/dev/null
