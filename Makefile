@@ -28,13 +28,13 @@ define run_pytest
 endef
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator tests bench
-	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/ruff check operator tests bench hack
+	$(BIN)/ruff format --check operator tests bench hack
 	$(BIN)/lint-imports
 
 format: $(STAMP)
-	$(BIN)/ruff format operator tests bench
-	$(BIN)/ruff check --fix operator tests bench
+	$(BIN)/ruff format operator tests bench hack
+	$(BIN)/ruff check --fix operator tests bench hack
 
 unit: $(STAMP)
 	$(call run_pytest,tests -m "not real")
