@@ -67,6 +67,9 @@ class TargetStatus(StatusModel):
     hotfix_revision: int | None = None
     hotfix_replica_set: str | None = None
     rollout_completed_at: datetime | None = None
+    # The images whose rollout the timeline records, so a kill between the patch and the status write
+    # still leaves exactly one RolloutStarted entry per change.
+    rollout_noted: str | None = None
     undo_requested_at: datetime | None = None
     undo_skipped: bool | None = None
     undone_to_revision: int | None = None

@@ -125,11 +125,15 @@ class StartPhases(ControllerCore):
             assert recorded is not None
             try:
                 if target.images is not None:
-                    if await self._io(
+                    patched = await self._io(
                         self._deployments(step).apply_images, step.namespace, target.deployment, target.images
-                    ):
-                        images = ", ".join(f"{c}={i}" for c, i in sorted(target.images.items()))
-                        self._note(step, "RolloutStarted", f"{target.deployment}: set {images}")
+                    )
+                    images = ", ".join(f"{c}={i}" for c, i in sorted(target.images.items()))
+                    if patched or recorded.rollout_noted != images:
+                        # Not patched now but never noted: patched before an operator restart (or by someone).
+                        earlier = "" if patched else " (already in place: applied before an operator restart)"
+                        self._note(step, "RolloutStarted", f"{target.deployment}: set {images}{earlier}")
+                        recorded.rollout_noted = images
                 else:
                     revision = await self._io(
                         self._deployments(step).deployed_revision, step.namespace, target.deployment
