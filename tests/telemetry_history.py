@@ -25,6 +25,7 @@ SHAPE_NAMESPACES = {
     "linkerd": "mesh-linkerd",
     "otel": "otel",
     "otel-legacy": "otel-legacy",
+    "otel-target-info": "otel-info",
     "kube-prometheus": "scraped",
     "labels": "labelled",
     "exported-namespace": "renamed",

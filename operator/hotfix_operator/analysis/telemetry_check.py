@@ -70,6 +70,9 @@ def probes(preset: TelemetryPreset, request: AnalysisRequest, now_window: timede
             if threshold not in request.enabled:
                 continue
             by_pod = raw == preset.restarts or (raw == preset.sessions and preset.sessions_by_pod)
+            if preset.info_metric and not by_pod:
+                # The namespace and workload labels live on the info metric: diagnose that one.
+                raw = preset.info_metric
             found.append(
                 Probe(
                     threshold=threshold,
@@ -96,6 +99,8 @@ def diagnosis_queries(probe: Probe) -> dict[str, str]:
         "in_namespace": f"topk(1, {in_namespace})",
         # A scrape whose target has a namespace of its own renames the metric's label (honor_labels: false).
         "renamed": f'topk(1, {probe.raw_metric}{{exported_namespace="{_quote(namespace)}"}})',
+        # OTel resource attributes that were not promoted stay on target_info only.
+        "info": f'topk(1, target_info{{{probe.namespace_label}="{_quote(namespace)}"}})',
     }
     workload = probe.workload_label or "pod"
     queries["workloads"] = f"topk({MAX_VALUES_SHOWN}, count by ({workload}) ({in_namespace}))"
@@ -133,6 +138,11 @@ def diagnose(probe: Probe, answers: dict[str, Series | None]) -> str:
         )
     if not in_namespace:
         sample = _labels(anywhere)
+        if answers.get("info") and probe.raw_metric != "target_info":
+            return (
+                f'{where}; `{probe.raw_metric}` has no series with {probe.namespace_label}="{namespace}" but '
+                "target_info has: the resource attributes were not promoted; try `telemetry: otel-target-info`"
+            )
         if answers.get("renamed") and probe.namespace_label != "exported_namespace":
             return (
                 f"{where}; `{probe.raw_metric}` carries the namespace in `exported_namespace`, not "

@@ -105,6 +105,7 @@ class Telemetry(StrEnum):
     LINKERD = "linkerd"
     OTEL = "otel"
     OTEL_LEGACY = "otel-legacy"
+    OTEL_TARGET_INFO = "otel-target-info"
     KUBE_PROMETHEUS = "kube-prometheus"
     LABELS = "labels"
 

@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 
 # Bucket bounds in seconds, fine around the default 1200 ms limit.
 LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.2, 1.5, 2.0, 3.0, 5.0, math.inf)
-SHAPES = ("labels", "kube-prometheus", "istio", "linkerd", "otel", "otel-legacy", "exported-namespace")
+SHAPES = (
+    "labels",
+    "kube-prometheus",
+    "istio",
+    "linkerd",
+    "otel",
+    "otel-legacy",
+    "otel-target-info",
+    "exported-namespace",
+)
 
 Sample = tuple[str, dict[str, str], float]
 
@@ -120,10 +129,17 @@ def samples(shape: str, pod: PodIdentity, counters: PodCounters, with_sessions: 
             labels = {**inbound, "status_code": code, "classification": classification}
             yield "response_total", labels, counters.requests(code)
         yield from _histogram("response_latency_ms", inbound, merged, latency_sum, 1000)
-    elif shape in ("otel", "otel-legacy"):
-        stable = shape == "otel"
-        app_labels = {"k8s_namespace_name": pod.namespace, "k8s_deployment_name": pod.deployment}
-        resource = {**app_labels, "job": f"{pod.namespace}/{pod.deployment}", "instance": pod.pod}
+    elif shape in ("otel", "otel-legacy", "otel-target-info"):
+        stable = shape != "otel-legacy"
+        kubernetes = {"k8s_namespace_name": pod.namespace, "k8s_deployment_name": pod.deployment}
+        scraped = {"job": f"{pod.namespace}/{pod.deployment}", "instance": pod.pod}
+        if shape == "otel-target-info":
+            # Resource attributes not promoted: only target_info carries them.
+            app_labels = scraped
+            yield "target_info", {**scraped, **kubernetes}, 1.0
+        else:
+            app_labels = kubernetes
+        resource = {**app_labels, **scraped}
         name = "http_server_request_duration_seconds" if stable else "http_server_duration_milliseconds"
         code_label = "http_response_status_code" if stable else "http_status_code"
         for code, buckets in sorted(counters.buckets_by_code.items()):

@@ -58,6 +58,10 @@ class TelemetryPreset:
     crashed_sessions: str = "app_sessions_crashed_total"
     restarts: str = "kube_pod_container_status_restarts_total"
     sessions_by_pod: bool = False  # select the session counters by pod name (see sessions_queries)
+    # Resource attributes kept only on an info metric (OTel's target_info): the series are joined to it
+    # on these labels, and the namespace and workload labels are the info metric's.
+    info_metric: str | None = None
+    info_join_on: str = "job, instance"
     describe: str = ""
 
     # -- selection ---------------------------------------------------------------------------
@@ -76,8 +80,17 @@ class TelemetryPreset:
             matchers.append(self.extra_matchers)
         return ",".join(matchers)
 
-    def _by_target(self, expression: str, extra_by: str = "") -> str:
+    def _series(self, metric: str, match: str, extra: str = "") -> str:
+        """A selector of ``metric`` for the targets (with the info join, the targets are chosen there)."""
+        matchers = [extra] if self.info_metric else [match, extra]
+        inside = ",".join(matcher for matcher in matchers if matcher)
+        return f"{metric}{{{inside}}}" if inside else metric
+
+    def _by_target(self, expression: str, match: str, extra_by: str = "") -> str:
         """Sum ``expression`` per (namespace, deployment), renaming the preset's labels to those."""
+        if self.info_metric:
+            labels = f"{self.namespace_label}, {self.workload_label}"
+            expression = f"({expression}) * on ({self.info_join_on}) group_left({labels}) {self.info_metric}{{{match}}}"
         if self.workload_label is None:
             expression = f'label_replace({expression}, "{DEPLOYMENT}", "$1", "pod", "{POD_OF_DEPLOYMENT}")'
         elif self.workload_label != DEPLOYMENT:
@@ -94,29 +107,32 @@ class TelemetryPreset:
         1 - ok/total, and ok falls back to 0 x total when not one request succeeded. No requests at all
         in the window gives NaN (0/0): the no-traffic outcome, told apart from a missing series."""
         rate_window = promql_duration(window)
-        total = self._by_target(f"rate({self.requests}{{{match}}}[{rate_window}])")
-        ok = self._by_target(f"rate({self.requests}{{{match},{self.ok_matcher}}}[{rate_window}])")
+        total = self._by_target(f"rate({self._series(self.requests, match)}[{rate_window}])", match)
+        ok = self._by_target(f"rate({self._series(self.requests, match, self.ok_matcher)}[{rate_window}])", match)
         return f"1 - ({ok} or 0 * {total}) / {total}"
 
     def requests_in(self, match: str, span: timedelta) -> str:
         """Requests served in ``span`` (for the statistical comparison with the baseline)."""
-        return self._by_target(f"increase({self.requests}{{{match}}}[{promql_duration(span)}])")
+        return self._by_target(f"increase({self._series(self.requests, match)}[{promql_duration(span)}])", match)
 
     def failed_in(self, match: str, span: timedelta) -> str:
         """Failed requests in ``span``: total less the ones that did not fail (0 when none failed)."""
         total = self.requests_in(match, span)
-        ok = self._by_target(f"increase({self.requests}{{{match},{self.ok_matcher}}}[{promql_duration(span)}])")
+        ok_series = self._series(self.requests, match, self.ok_matcher)
+        ok = self._by_target(f"increase({ok_series}[{promql_duration(span)}])", match)
         return f"{total} - ({ok} or 0 * {total})"
 
     def latency_p95_ms(self, match: str, window: timedelta) -> str:
-        buckets = self._by_target(f"rate({self.latency_buckets}{{{match}}}[{promql_duration(window)}])", "le")
+        buckets = self._by_target(
+            f"rate({self._series(self.latency_buckets, match)}[{promql_duration(window)}])", match, "le"
+        )
         scale = "" if self.latency_to_ms == 1 else f"{self.latency_to_ms:g} * "
         return f"{scale}histogram_quantile(0.95, {buckets})"
 
     def counter_sum(self, metric: str, match: str) -> str:
         """A summed counter per target: its increase over each Hotfix's own window is taken from the
         points, so Hotfixes with different windows still share one query."""
-        return self._by_target(f"{metric}{{{match}}}")
+        return self._by_target(self._series(metric, match), match)
 
     # -- series selected by pod name (kube-state-metrics, and app metrics a ServiceMonitor scrapes) ----
 

@@ -5,6 +5,9 @@ The stable semantic conventions have one histogram, ``http.server.request.durati
 attributes: they must be promoted to labels (Prometheus' ``promote_resource_attributes``, or the
 Collector's ``resource_to_telemetry_conversion``). ``otel-legacy`` is the pre-1.20 shape that several
 SDKs still emit by default: ``http.server.duration`` in milliseconds with ``http.status_code``.
+``otel-target-info`` is the stable shape whose resource attributes were not promoted: the series carry
+only ``job`` and ``instance``, and are joined to ``target_info`` (one series per process, with the
+``k8s_*`` labels) on those two; it needs ``service.instance.id`` unique per pod, as OTel recommends.
 """
 
 from hotfix_operator.analysis.presets.base import TelemetryPreset
@@ -29,4 +32,16 @@ OTEL_LEGACY = TelemetryPreset(
     workload_label="k8s_deployment_name",
     ok_matcher='http_status_code!~"5.."',
     describe="OpenTelemetry HTTP conventions before 1.20 (milliseconds, http_status_code)",
+)
+
+OTEL_TARGET_INFO = TelemetryPreset(
+    name="otel-target-info",
+    requests="http_server_request_duration_seconds_count",
+    latency_buckets="http_server_request_duration_seconds_bucket",
+    latency_to_ms=1000,
+    namespace_label="k8s_namespace_name",
+    workload_label="k8s_deployment_name",
+    ok_matcher='http_response_status_code!~"5.."',
+    info_metric="target_info",
+    describe="OpenTelemetry stable HTTP conventions, k8s resource attributes only on target_info",
 )
