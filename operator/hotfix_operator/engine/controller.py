@@ -47,8 +47,8 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
         abort = step.annotations.get(ABORT_REQUEST)
         if abort is not None:
             self._escalate(step, "Aborted", f"aborted by {abort or 'someone'} (annotation {ABORT_REQUEST})")
-            await self._save(step)
             self._sync_people_alerts(step.body, step.spec, step.status)
+            await self._save(step)
             return None
         phase = status.phase or Phase.PENDING
         handlers = {
@@ -62,6 +62,7 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
         }
         delay = await handlers[phase](step)
         await self._sync_alert_rules(step)
-        await self._save(step)
+        # Before the write: a terminal phase's own status event ends this daemon, possibly at that await.
         self._sync_people_alerts(step.body, step.spec, step.status)
+        await self._save(step)
         return None if step.status.phase in TERMINAL_PHASES else delay
