@@ -10,6 +10,8 @@ only ``job`` and ``instance``, and are joined to ``target_info`` (one series per
 ``k8s_*`` labels) on those two; it needs ``service.instance.id`` unique per pod, as OTel recommends.
 """
 
+from dataclasses import replace
+
 from hotfix_operator.analysis.presets.base import TelemetryPreset
 
 OTEL = TelemetryPreset(
@@ -34,14 +36,10 @@ OTEL_LEGACY = TelemetryPreset(
     describe="OpenTelemetry HTTP conventions before 1.20 (milliseconds, http_status_code)",
 )
 
-OTEL_TARGET_INFO = TelemetryPreset(
+# The same series without the k8s labels: those are on target_info, joined on job and instance.
+OTEL_TARGET_INFO = replace(
+    OTEL,
     name="otel-target-info",
-    requests="http_server_request_duration_seconds_count",
-    latency_buckets="http_server_request_duration_seconds_bucket",
-    latency_to_ms=1000,
-    namespace_label="k8s_namespace_name",
-    workload_label="k8s_deployment_name",
-    ok_matcher='http_response_status_code!~"5.."',
     info_metric="target_info",
     describe="OpenTelemetry stable HTTP conventions, k8s resource attributes only on target_info",
 )
