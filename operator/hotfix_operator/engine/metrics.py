@@ -29,6 +29,11 @@ class OperatorMetrics:
         self.query_errors = Counter(
             "hotfix_operator_analysis_query_errors", "Failed Prometheus queries", registry=self.registry
         )
+        self.api_unavailable = Counter(
+            "hotfix_operator_api_unavailable",
+            "Hotfix steps postponed because the API server could not answer (429, 5xx, unreachable)",
+            registry=self.registry,
+        )
         self.breach_to_action = Histogram(
             "hotfix_operator_breach_to_action_seconds",
             "From the analysis that saw a breach to the first undo patch",

@@ -63,6 +63,13 @@ class MonitoringPhases(ControllerCore):
         report = await self._analyze(step, opened)
         if report.result is AnalysisState.BREACHED:
             step.status.breach_since_checkpoint = True
+        if report.result in (AnalysisState.NO_TRAFFIC, AnalysisState.INCONCLUSIVE):
+            # Series vanish with their pods: a Deployment deleted under the Hotfix looks like silence.
+            deleted = await self._deleted_targets(step)
+            if deleted:
+                self._escalate(step, "TargetDeleted", f"deployment {', '.join(deleted)} was deleted while being "
+                               "monitored: nothing is left to judge or to roll back")  # fmt: skip
+                return None
         self._condition(step, "Healthy", *health_condition(report))
         self._telemetry_seen(step, report)
         decision = await self._decide(step, report.result)
@@ -73,6 +80,14 @@ class MonitoringPhases(ControllerCore):
         if step.status.phase is Phase.MONITORING and conclusive:
             return await self._checkpoint(step, report)
         return delay
+
+    async def _deleted_targets(self, step: Step) -> list[str]:
+        deployments = self._deployments(step)
+        return [
+            target.deployment
+            for target in step.spec.targets
+            if not await self._io(deployments.exists, step.namespace, target.deployment)
+        ]
 
     def _telemetry_seen(self, step: Step, report: AnalysisReport) -> None:
         """A Deployment created with its Hotfix has no metrics at the first check: once an analysis finds

@@ -15,6 +15,11 @@ class RollbackPhases(ControllerCore):
     """RollingBack and RolledBack."""
 
     async def _rolling_back(self, step: Step) -> float | None:
+        if step.status.observed_generation not in (None, step.generation):
+            # The decision was taken on the spec as it was; a rollback is not stopped half-way by an edit.
+            self._note(step, "SpecChangeIgnored", f"the spec changed (generation {step.generation}) during the "
+                       "rollback, which goes on; for a forward fix, create a new Hotfix once this one ends",
+                       warning=True)  # fmt: skip
         if step.status.rollback_completed_at is not None:
             return await self._verify_rollback(step)
         if step.status.rollback_started_at is None:
@@ -48,13 +53,15 @@ class RollbackPhases(ControllerCore):
             if not result.skipped:
                 outcome = ""
             elif resumed:
-                outcome = " (applied before the operator restarted)"
+                outcome = " (applied by an earlier attempt: before an operator restart or an API fault)"
             else:
                 outcome = " (skipped: it already runs that revision)"
             self._note(step, "RollbackPatched",
                        f"{recorded.deployment}: undo to revision {recorded.baseline_revision} "
                        f"({recorded.baseline_replica_set}){outcome}",
                        rule=step.status.decision.rule if step.status.decision else None)  # fmt: skip
+            # Saved per Deployment: an API fault at the next one must not leave this undo unrecorded.
+            await self._save(step)
         waiting = []
         for recorded in step.status.targets:
             try:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from hotfix_operator.analysis.prometheus import check_telemetry
-from hotfix_operator.api.status import Phase, TargetStatus
+from hotfix_operator.api.status import HotfixStatus, Phase, TargetStatus
 from hotfix_operator.engine.core import ControllerCore, Step, baseline_span, poll_delay, span_stats_to_status
-from hotfix_operator.kube.rollouts import ConcurrentModification, DeploymentError, RolloutFailed, RolloutInProgress
+from hotfix_operator.kube.rollouts import (
+    ConcurrentModification,
+    DeploymentError,
+    DeploymentPaused,
+    RolloutFailed,
+    RolloutInProgress,
+)
+from hotfix_operator.rules.claims import Claim, Conflict, conflicting_claim
 from hotfix_operator.rules.lifecycle import APPROVED_BY
 
 
@@ -47,6 +55,10 @@ class StartPhases(ControllerCore):
         if identity_problem is not None:
             self._fail(step, "ServiceAccountRequired", identity_problem)
             return None
+        conflict = await self._conflicting_hotfix(step)
+        if conflict is not None:
+            self._fail(step, "TargetInUse", f"spec.targets: {conflict.message()}")
+            return None
         not_now = await self._record_targets(step)
         if not_now is None or not_now > 0:
             return not_now
@@ -65,6 +77,12 @@ class StartPhases(ControllerCore):
             self._condition(step, "Approved", "True", "NotRequired")
             self._set_phase(step, Phase.ROLLING_OUT)
         return 0.0
+
+    async def _conflicting_hotfix(self, step: Step) -> Conflict | None:
+        """An older Hotfix of the namespace that may still act on one of this one's Deployments."""
+        others = [_claim(other) for other in await self._io(self.hotfixes.list_namespace, step.namespace)]
+        own = Claim(step.name, step.created_at, step.status.phase, frozenset(t.deployment for t in step.spec.targets))
+        return conflicting_claim(own, others)
 
     async def _telemetry_ready(self, step: Step) -> bool:
         """Check that every enabled threshold has data for every target; say loudly what is missing.
@@ -119,7 +137,7 @@ class StartPhases(ControllerCore):
         return 0.0
 
     async def _rolling_out(self, step: Step) -> float | None:
-        waiting = []
+        waiting, paused = [], []
         for target in step.spec.targets:
             recorded = step.status.target(target.deployment)
             assert recorded is not None
@@ -148,6 +166,13 @@ class StartPhases(ControllerCore):
             except ConcurrentModification as error:
                 step.logger.info("retrying: %s", error)
                 return poll_delay(step)
+            except DeploymentPaused:
+                # A person paused it mid-rollout: their call. Wait for the resume, never undo their pause;
+                # a breach meanwhile is still acted on (an undo of a paused Deployment goes to a person).
+                paused.append(target.deployment)
+                waiting.append(f"{target.deployment} was paused by someone: the rollout waits until "
+                               f"`kubectl rollout resume deployment/{target.deployment}`")  # fmt: skip
+                continue
             except RolloutFailed as error:
                 self._escalate(step, "RolloutFailed", str(error))
                 return None
@@ -157,7 +182,13 @@ class StartPhases(ControllerCore):
             if not rollout.done:
                 waiting.append(rollout.message)
         if waiting:
-            self._condition(step, "RolledOut", "False", "InProgress", "; ".join(waiting))
+            self._condition(
+                step, "RolledOut", "False", "DeploymentPaused" if paused else "InProgress", "; ".join(waiting)
+            )
+            previous = step.written.get("conditions") or []
+            if paused and not any(c.get("reason") == "DeploymentPaused" for c in previous):
+                self._note(step, "DeploymentPaused", f"paused by someone during the rollout: {', '.join(paused)}; "
+                           "waiting for it to be resumed", warning=True, notify=True)  # fmt: skip
             if step.status.rollout_started_at is None:
                 return poll_delay(step)
             # A bad change is acted on while it is still rolling out, not only once it is complete. What
@@ -178,3 +209,12 @@ class StartPhases(ControllerCore):
         self._note(step, "RolledOut", f"rollout complete: {revisions}; monitoring the temporary alert thresholds")
         self._set_phase(step, Phase.MONITORING)
         return 0.0
+
+
+def _claim(body: dict[str, Any]) -> Claim:
+    """What another Hotfix holds; one whose spec does not parse acts on nothing."""
+    metadata = body["metadata"]
+    created = datetime.fromisoformat(metadata["creationTimestamp"].replace("Z", "+00:00"))
+    targets = ((body.get("spec") or {}).get("targets")) or []
+    deployments = frozenset(t["deployment"] for t in targets if isinstance(t, dict) and "deployment" in t)
+    return Claim(metadata["name"], created, HotfixStatus.from_api(body.get("status")).phase, deployments)

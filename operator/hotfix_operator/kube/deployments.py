@@ -34,6 +34,7 @@ from hotfix_operator.kube.rollouts import (
     templates_equal,
     undo_patch,
 )
+from hotfix_operator.kube.unavailable import ApiUnavailable, as_unavailable
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,12 @@ class UndoResult:
     skipped: bool
 
 
-def _api_error(error: ApiException, what: str) -> DeploymentError:
+def _api_error(error: ApiException, what: str) -> DeploymentError | ApiUnavailable:
+    """An answer about the Deployment as DeploymentError; a passing fault of the API server as ApiUnavailable,
+    so that the controller retries it instead of giving up on the Hotfix."""
+    unavailable = as_unavailable(error, what)
+    if unavailable is not None:
+        return unavailable
     try:
         message = json.loads(error.body or "{}").get("message") or error.reason
     except ValueError:
@@ -109,10 +115,20 @@ class DeploymentClient:
         return RecordedRevision(deployment=name, revision=revision.number, replica_set=revision.name)
 
     def revision_present(self, namespace: str, name: str, number: int, replica_set: str | None = None) -> bool:
-        deployment = self.get(namespace, name)
+        try:
+            deployment = self.get(namespace, name)
+        except DeploymentNotFound:
+            return False
         try:
             find_revision(deployment, self.replica_sets(deployment), number, replica_set)
         except DeploymentError:
+            return False
+        return True
+
+    def exists(self, namespace: str, name: str) -> bool:
+        try:
+            self.get(namespace, name)
+        except DeploymentNotFound:
             return False
         return True
 

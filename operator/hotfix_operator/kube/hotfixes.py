@@ -8,6 +8,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from hotfix_operator.api.models import GROUP, PLURAL, VERSION
+from hotfix_operator.kube.unavailable import as_unavailable
 
 
 class HotfixGone(Exception):
@@ -25,7 +26,7 @@ class HotfixClient:
         except ApiException as error:
             if error.status == 404:
                 raise HotfixGone(f"hotfix {namespace}/{name} is gone") from None
-            raise
+            raise as_unavailable(error, f"reading hotfix {namespace}/{name}") or error from None
 
     def write_status(self, body: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
         """Replace the whole status (lists and nested fields included), returning the updated object."""
@@ -39,12 +40,18 @@ class HotfixClient:
         except ApiException as error:
             if error.status == 404:
                 raise HotfixGone(f"hotfix {metadata['namespace']}/{metadata['name']} is gone") from None
-            raise
+            raise (
+                as_unavailable(error, f"writing the status of hotfix {metadata['namespace']}/{metadata['name']}")
+                or error
+            ) from None
 
     def annotate(self, namespace: str, name: str, annotations: dict[str, str | None]) -> None:
         self.custom.patch_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURAL, name, {"metadata": {"annotations": annotations}}
         )
+
+    def list_namespace(self, namespace: str) -> list[dict[str, Any]]:
+        return self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL).get("items", [])
 
     def list_all(self) -> list[dict[str, Any]]:
         return self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL).get("items", [])
