@@ -98,7 +98,7 @@ class LocalCluster:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self, timeout: float = 120.0) -> ClusterState:
-        bin_dir = self.bin_dir or build_binaries()
+        bin_dir = self.bin_dir = self.bin_dir or build_binaries()
         (self.work_dir / "logs").mkdir(parents=True, exist_ok=True)
         pki = self.work_dir / "pki"
         pki.mkdir(exist_ok=True)
@@ -137,6 +137,24 @@ class LocalCluster:
         stop_pids(list(reversed(self.state.pids.values())))
         self.state.pids.clear()
         self.state.save()
+
+    # -- faults ----------------------------------------------------------------------------
+
+    def stop_component(self, component: str, grace: float = 10.0) -> None:
+        """Stop one process of the control plane: SIGTERM, and SIGKILL after ``grace`` (0: a crash)."""
+        assert self.state is not None
+        stop_pids([self.state.pids.pop(component)], grace=grace)
+        self.state.save()
+
+    def start_component(self, component: str, timeout: float = 60.0) -> None:
+        """Start a stopped etcd or kube-apiserver again, on the same port and data, and wait until ready."""
+        assert self.state is not None and self.bin_dir is not None
+        if component == "etcd":
+            self._start_etcd(self.bin_dir, self.state)
+        elif component == "kube-apiserver":
+            self._start_apiserver(self.bin_dir, self.state, self.work_dir / "pki", remaining=timeout)
+        else:
+            raise ValueError(f"only etcd and kube-apiserver can be started again, not {component}")
 
     # -- components ------------------------------------------------------------------------
 
