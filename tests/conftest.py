@@ -18,6 +18,7 @@ from hotfix_operator.testbed.processes import free_port
 from hotfix_operator.testbed.stack import TestBed, TestBedState
 from operator_support import Cluster
 from testbed_support import PROMETHEUS_RULE_CRD_PATH, PrometheusQuery, install_crd
+from trust_records import summary_lines
 
 LOG_TAIL_LINES = 25
 # Fixtures that start a real server: a test using any of them (directly or through another fixture) is
@@ -29,6 +30,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if REAL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.real)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Faults and hostile inputs tried by the trust tests, and how the operator came through them."""
+    lines = summary_lines()
+    if lines:
+        terminalreporter.write_sep("=", "trust: faults, hostile input, edits during actions")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

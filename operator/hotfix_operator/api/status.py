@@ -71,6 +71,9 @@ class TargetStatus(StatusModel):
     # still leaves exactly one RolloutStarted entry per change.
     rollout_noted: str | None = None
     undo_requested_at: datetime | None = None
+    # When the undo reached the API server: the rollback's timeout counts from here, not from the decision,
+    # so an API outage between the two does not use it up.
+    undone_at: datetime | None = None
     undo_skipped: bool | None = None
     undone_to_revision: int | None = None
 

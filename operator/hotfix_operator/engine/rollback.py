@@ -6,7 +6,7 @@ import time
 
 from hotfix_operator.analysis.verdicts import AnalysisReport
 from hotfix_operator.api.status import AnalysisState, Phase
-from hotfix_operator.engine.core import MIN_POLL_SECONDS, ControllerCore, Step, duration_text, poll_delay
+from hotfix_operator.engine.core import MIN_POLL_SECONDS, ControllerCore, Step, duration_text, poll_delay, utcnow
 from hotfix_operator.kube.rollouts import DeploymentError
 from hotfix_operator.rules.lifecycle import verification_bound
 
@@ -44,6 +44,7 @@ class RollbackPhases(ControllerCore):
                 self._escalate(step, "RollbackFailed", f"undo of {recorded.deployment} failed: {error}")
                 return None
             recorded.undo_skipped, recorded.undone_to_revision = result.skipped, result.to_revision
+            recorded.undone_at = utcnow()
             if not result.skipped:
                 self.metrics.rollbacks.inc()
                 if step.status.first_breach_at is not None:
@@ -73,7 +74,8 @@ class RollbackPhases(ControllerCore):
                 waiting.append(rollout.message)
         if waiting:
             assert step.status.rollback_started_at is not None
-            if step.now - step.status.rollback_started_at > step.spec.rollback.timeout:
+            undone = [t.undone_at for t in step.status.targets if t.undone_at is not None]
+            if utcnow() - max(undone, default=step.status.rollback_started_at) > step.spec.rollback.timeout:
                 self._escalate(
                     step,
                     "RollbackTimedOut",
