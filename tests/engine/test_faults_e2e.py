@@ -68,6 +68,13 @@ def faulty_operator(
     process.stop()
 
 
+@pytest.fixture(autouse=True)
+def operator_survives(faulty_operator: OperatorProcess) -> Iterator[None]:
+    """Whatever the fault, the operator process is still the same one afterwards: no crash, no restart."""
+    yield
+    assert faulty_operator.process is not None and faulty_operator.process.poll() is None, "the operator exited"
+
+
 def analysed_at(cluster: Cluster, name: str) -> float:
     at = (cluster.status(name).get("lastAnalysis") or {}).get("at")
     return datetime.fromisoformat(at).timestamp() if at else 0.0
@@ -151,3 +158,100 @@ def test_api_server_down_in_rollout_rollback_and_monitoring(
         assert cluster.revision("rolling") == 2
         assert cluster.status("watched-fix")["phase"] == "Monitoring"
         t.figures.update(resume_seconds=resume, undo_seconds_after_restart=undo_after, double_actions=0)
+
+
+def test_etcd_restart_during_monitoring(faulty_operator: OperatorProcess, testbed: TestBed, cluster: Cluster) -> None:
+    with trial("fault", "etcd restarted (Monitoring)") as t:
+        cluster.create_deployment("ledger")
+        cluster.apply_hotfix(hotfix_manifest("ledger-fix", ["ledger"], FIXED_IMAGE, stability=LONG_WINDOW))
+        before = cluster.wait_phase("ledger-fix", "Monitoring")
+        testbed.cluster.stop_component("etcd")
+        time.sleep(5)
+        testbed.cluster.start_component("etcd")
+        ready_at = time.time()
+        t.figures["resume_seconds"] = seconds_until_analysed_after(cluster, ["ledger-fix"], ready_at)
+        after = cluster.status("ledger-fix")
+        assert after["phase"] == "Monitoring"
+        assert_status_kept(before, after)
+        assert cluster.revision("ledger") == 2
+        t.figures["double_actions"] = 0
+
+
+def test_throttled_and_failing_api_during_a_whole_rollback(
+    faulty_operator: OperatorProcess, api_proxy: FaultProxy, cluster: Cluster
+) -> None:
+    """Half the operator's API calls answered 429 (Retry-After: 1), then half answered 500, while one Hotfix
+    rolls out a bad change and rolls it back and another keeps monitoring."""
+    with trial("fault", "API answering 429 with Retry-After, then 500s (whole rollback)") as t:
+        for name in ("orders", "stock"):
+            cluster.create_deployment(name)
+        cluster.apply_hotfix(hotfix_manifest("stock-fix", ["stock"], FIXED_IMAGE, stability=LONG_WINDOW))
+        cluster.wait_phase("stock-fix", "Monitoring")
+        api_proxy.fail(429, share=0.5, seconds=15, retry_after=1)
+        cluster.apply_hotfix(hotfix_manifest("orders-fix", ["orders"], BAD_IMAGE))
+        cluster.wait_phase("orders-fix", "RollingBack", "RolledBack", "Escalated", timeout=60)
+        api_proxy.fail(500, share=0.5, seconds=15)
+        status = cluster.wait_phase("orders-fix", "RolledBack", "Escalated", timeout=120)
+        ended_at = time.time()
+        api_proxy.heal()
+        assert status["phase"] == "RolledBack", status
+        assert timeline_types(status).count("RolloutStarted") == 1
+        assert timeline_types(status).count("RollbackPatched") == 1
+        assert (cluster.revision("orders"), cluster.image("orders")) == (3, GOOD_IMAGE)
+        assert api_proxy.counts["injected-429"] > 0 and api_proxy.counts["injected-500"] > 0, api_proxy.counts
+        t.figures["resume_seconds"] = seconds_until_analysed_after(cluster, ["stock-fix"], ended_at)
+        assert cluster.status("stock-fix")["phase"] == "Monitoring"
+        t.figures.update(injected=api_proxy.counts["injected-429"] + api_proxy.counts["injected-500"], double_actions=0)
+
+
+@pytest.mark.parametrize("fault", ["hung", "malformed", "http-500"])
+def test_prometheus_faults_are_missing_telemetry_within_an_interval_and_a_timeout(
+    faulty_operator: OperatorProcess, prometheus_proxy: FaultProxy, cluster: Cluster, fault: str
+) -> None:
+    """Prometheus answering after the timeout, with a body that is not JSON, or with 500: the Hotfix says
+    TelemetryMissing within one interval plus one timeout, holds (no rollback), and recovers after."""
+    with trial("fault", f"Prometheus {fault} (Monitoring)") as t:
+        cluster.create_deployment("search")
+        cluster.apply_hotfix(hotfix_manifest("search-fix", ["search"], FIXED_IMAGE, stability=LONG_WINDOW))
+        cluster.wait_phase("search-fix", "Monitoring")
+        seconds_until_analysed_after(cluster, ["search-fix"], time.time())
+        started = time.time()
+        if fault == "hung":
+            prometheus_proxy.hang(PROMETHEUS_TIMEOUT_SECONDS * 3)
+        elif fault == "malformed":
+            prometheus_proxy.malformed(seconds=60)
+        else:
+            prometheus_proxy.fail(500, share=1.0, seconds=60)
+
+        def telemetry_missing() -> bool:
+            healthy = next(c for c in cluster.status("search-fix")["conditions"] if c["type"] == "Healthy")
+            return healthy["reason"] == "TelemetryMissing"
+
+        try:
+            wait_until(telemetry_missing, timeout=30, what="TelemetryMissing", interval=0.2)
+            detected = round(time.time() - started, 1)
+        finally:
+            prometheus_proxy.heal()
+        healed_at = time.time()
+        wait_until(lambda: not telemetry_missing(), timeout=30, what="the analysis to recover", interval=0.2)
+        status = cluster.status("search-fix")
+        assert status["phase"] == "Monitoring", status
+        assert "RollingBack" not in timeline_types(status)
+        # One 1 s interval, one 2 s timeout, and the status write and the test's own polling.
+        assert detected <= 1 + PROMETHEUS_TIMEOUT_SECONDS + 2, detected
+        t.figures.update(detected_seconds=detected, resume_seconds=round(time.time() - healed_at, 1), double_actions=0)
+
+
+def test_cut_watches_are_resumed(faulty_operator: OperatorProcess, api_proxy: FaultProxy, cluster: Cluster) -> None:
+    """Every watch connection of the operator cut at once: a Hotfix created right after is still served."""
+    with trial("fault", "watch connections cut") as t:
+        cluster.create_deployment("mail")
+        cut = api_proxy.cut_streams()
+        assert cut > 0
+        cut_at = time.time()
+        cluster.apply_hotfix(hotfix_manifest("mail-fix", ["mail"], FIXED_IMAGE, stability=LONG_WINDOW))
+        cluster.wait_phase("mail-fix", "Pending", "RollingOut", "Monitoring", timeout=60)
+        t.figures["resume_seconds"] = round(time.time() - cut_at, 1)
+        status = cluster.wait_phase("mail-fix", "Monitoring")
+        assert timeline_types(status).count("RolloutStarted") == 1
+        t.figures.update(watches_cut=cut, double_actions=0)
