@@ -63,16 +63,24 @@ class MonitoringPhases(ControllerCore):
         report = await self._analyze(step, opened)
         if report.result is AnalysisState.BREACHED:
             step.status.breach_since_checkpoint = True
-        if report.result in (AnalysisState.NO_TRAFFIC, AnalysisState.INCONCLUSIVE):
-            # Series vanish with their pods: a Deployment deleted under the Hotfix looks like silence.
-            deleted = await self._deleted_targets(step)
+        result, health = report.result, health_condition(report)
+        if result in (AnalysisState.NO_TRAFFIC, AnalysisState.INCONCLUSIVE):
+            # Series vanish with their pods: a Deployment deleted or scaled to 0 under the Hotfix looks like
+            # missing telemetry until its replicas are read.
+            replicas = await self._target_replicas(step)
+            deleted = [name for name, count in replicas.items() if count is None]
             if deleted:
                 self._escalate(step, "TargetDeleted", f"deployment {', '.join(deleted)} was deleted while being "
                                "monitored: nothing is left to judge or to roll back")  # fmt: skip
                 return None
-        self._condition(step, "Healthy", *health_condition(report))
+            idle = [name for name, count in replicas.items() if count == 0]
+            if idle:
+                result = AnalysisState.NO_TRAFFIC
+                health = ("Unknown", "NoTraffic", f"deployment {', '.join(idle)} is scaled to 0: no traffic to judge; "
+                          "the analysis goes on when it has replicas again")  # fmt: skip
+        self._condition(step, "Healthy", *health)
         self._telemetry_seen(step, report)
-        decision = await self._decide(step, report.result)
+        decision = await self._decide(step, result)
         delay = await self._act_on(step, decision, report_at=report.at, evidence=_evidence(report))
         # The stability window is judged only while plainly monitoring, on an analysis that saw data:
         # a forward-fix hold restarts it, and "pending" or "inconclusive" prove nothing either way.
@@ -81,13 +89,13 @@ class MonitoringPhases(ControllerCore):
             return await self._checkpoint(step, report)
         return delay
 
-    async def _deleted_targets(self, step: Step) -> list[str]:
+    async def _target_replicas(self, step: Step) -> dict[str, int | None]:
+        """Each target's desired replicas; None for one that no longer exists."""
         deployments = self._deployments(step)
-        return [
-            target.deployment
+        return {
+            target.deployment: await self._io(deployments.desired_replicas, step.namespace, target.deployment)
             for target in step.spec.targets
-            if not await self._io(deployments.exists, step.namespace, target.deployment)
-        ]
+        }
 
     def _telemetry_seen(self, step: Step, report: AnalysisReport) -> None:
         """A Deployment created with its Hotfix has no metrics at the first check: once an analysis finds

@@ -125,12 +125,13 @@ class DeploymentClient:
             return False
         return True
 
-    def exists(self, namespace: str, name: str) -> bool:
+    def desired_replicas(self, namespace: str, name: str) -> int | None:
+        """``spec.replicas`` (1 when unset, as the API server defaults it); None when the Deployment is gone."""
         try:
-            self.get(namespace, name)
+            deployment = self.get(namespace, name)
         except DeploymentNotFound:
-            return False
-        return True
+            return None
+        return int((deployment.get("spec") or {}).get("replicas", 1))
 
     def runs_images(self, namespace: str, name: str, images: dict[str, str]) -> bool:
         """Whether the Deployment's template already carries these images."""
