@@ -40,3 +40,19 @@ def test_finished_and_rolled_back_hotfixes_hold_nothing() -> None:
 def test_other_deployments_do_not_conflict() -> None:
     own = claim("new", 10, Phase.PENDING, "cart")
     assert conflicting_claim(own, [own, claim("old", 0, Phase.ROLLING_BACK, "checkout")]) is None
+
+
+def test_the_claim_book_follows_the_watch() -> None:
+    from hotfix_operator.rules.claims import ClaimBook
+
+    book = ClaimBook()
+    body = {
+        "metadata": {"name": "a", "creationTimestamp": "2026-11-23T12:00:00Z"},
+        "spec": {"targets": [{"deployment": "cart"}, {"deployment": 7}, "junk"]},
+        "status": {"phase": "Monitoring"},
+    }
+    book.seen("shop", body)
+    assert book.in_namespace("shop") == [claim("a", 0, Phase.MONITORING, "cart")]
+    assert book.in_namespace("other") == []
+    book.gone("shop", "a")
+    assert book.in_namespace("shop") == []

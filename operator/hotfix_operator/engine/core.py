@@ -33,6 +33,7 @@ from hotfix_operator.notify.alertmanager import AlertmanagerNotifier
 from hotfix_operator.notify.notifier import Notifier
 from hotfix_operator.notify.people_alerts import people_alerts
 from hotfix_operator.rules.baseline import SpanStats
+from hotfix_operator.rules.claims import ClaimBook
 from hotfix_operator.rules.lifecycle import kstatus_conditions
 
 # How often to look again while waiting on something that is not Prometheus: the analysis interval,
@@ -114,6 +115,7 @@ class ControllerCore:
         self.metrics = metrics
         self.config = config
         self.phases: dict[str, str] = {}
+        self.claims = ClaimBook()
 
     # -- plumbing --------------------------------------------------------------------------
 

@@ -152,6 +152,17 @@ def retry_delay(error: Exception, namespace: str, name: str, logger: logging.Log
     return delay
 
 
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def track_claims(event: dict[str, Any], namespace: str, name: str, body: kopf.Body, **_: Any) -> None:
+    """Which Hotfix holds which Deployments, from the watch itself (one Hotfix per Deployment at a time)."""
+    controller = RUNTIME.controller
+    assert controller is not None
+    if event.get("type") == "DELETED":
+        controller.claims.gone(namespace, name)
+    else:
+        controller.claims.seen(namespace, dict(body))
+
+
 @kopf.on.probe(id="hotfixes")
 def hotfix_count(**_: Any) -> int:
     return len(RUNTIME.controller.phases) if RUNTIME.controller else 0

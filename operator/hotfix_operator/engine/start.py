@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from hotfix_operator.analysis.prometheus import check_telemetry
-from hotfix_operator.api.status import HotfixStatus, Phase, TargetStatus
+from hotfix_operator.api.status import Phase, TargetStatus
 from hotfix_operator.engine.core import ControllerCore, Step, baseline_span, poll_delay, span_stats_to_status
 from hotfix_operator.kube.rollouts import (
     ConcurrentModification,
@@ -80,9 +79,8 @@ class StartPhases(ControllerCore):
 
     async def _conflicting_hotfix(self, step: Step) -> Conflict | None:
         """An older Hotfix of the namespace that may still act on one of this one's Deployments."""
-        others = [_claim(other) for other in await self._io(self.hotfixes.list_namespace, step.namespace)]
         own = Claim(step.name, step.created_at, step.status.phase, frozenset(t.deployment for t in step.spec.targets))
-        return conflicting_claim(own, others)
+        return conflicting_claim(own, self.claims.in_namespace(step.namespace))
 
     async def _telemetry_ready(self, step: Step) -> bool:
         """Check that every enabled threshold has data for every target; say loudly what is missing.
@@ -209,12 +207,3 @@ class StartPhases(ControllerCore):
         self._note(step, "RolledOut", f"rollout complete: {revisions}; monitoring the temporary alert thresholds")
         self._set_phase(step, Phase.MONITORING)
         return 0.0
-
-
-def _claim(body: dict[str, Any]) -> Claim:
-    """What another Hotfix holds; one whose spec does not parse acts on nothing."""
-    metadata = body["metadata"]
-    created = datetime.fromisoformat(metadata["creationTimestamp"].replace("Z", "+00:00"))
-    targets = ((body.get("spec") or {}).get("targets")) or []
-    deployments = frozenset(t["deployment"] for t in targets if isinstance(t, dict) and "deployment" in t)
-    return Claim(metadata["name"], created, HotfixStatus.from_api(body.get("status")).phase, deployments)

@@ -50,8 +50,5 @@ class HotfixClient:
             GROUP, VERSION, namespace, PLURAL, name, {"metadata": {"annotations": annotations}}
         )
 
-    def list_namespace(self, namespace: str) -> list[dict[str, Any]]:
-        return self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL).get("items", [])
-
     def list_all(self) -> list[dict[str, Any]]:
         return self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL).get("items", [])

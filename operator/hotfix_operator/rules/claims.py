@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from hotfix_operator.api.status import Phase
+from hotfix_operator.api.status import HotfixStatus, Phase
 
 # The phases in which a Hotfix may still patch or undo its Deployments (a Hotfix without a phase is new).
 ACTING_PHASES = frozenset(
@@ -63,3 +64,34 @@ def conflicting_claim(own: Claim, others: list[Claim]) -> Conflict | None:
         if shared:
             return Conflict(deployment=shared[0], holder=other.name, holder_phase=other.phase)
     return None
+
+
+def claim_of(body: dict[str, Any]) -> Claim:
+    """What a Hotfix object holds; one whose spec does not parse acts on nothing it does not name."""
+    metadata = body["metadata"]
+    created = datetime.fromisoformat(metadata["creationTimestamp"].replace("Z", "+00:00"))
+    targets = (body.get("spec") or {}).get("targets") or []
+    deployments = frozenset(
+        t["deployment"] for t in targets if isinstance(t, dict) and isinstance(t.get("deployment"), str)
+    )
+    return Claim(metadata["name"], created, HotfixStatus.from_api(body.get("status")).phase, deployments)
+
+
+class ClaimBook:
+    """Every Hotfix's claim by namespace, kept from the watch: no list call per new Hotfix."""
+
+    def __init__(self) -> None:
+        self._by_namespace: dict[str, dict[str, Claim]] = {}
+
+    def seen(self, namespace: str, body: dict[str, Any]) -> None:
+        claim = claim_of(body)
+        self._by_namespace.setdefault(namespace, {})[claim.name] = claim
+
+    def gone(self, namespace: str, name: str) -> None:
+        claims = self._by_namespace.get(namespace, {})
+        claims.pop(name, None)
+        if not claims:
+            self._by_namespace.pop(namespace, None)
+
+    def in_namespace(self, namespace: str) -> list[Claim]:
+        return list(self._by_namespace.get(namespace, {}).values())
