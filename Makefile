@@ -1,6 +1,7 @@
 # hotfix-operator: every target installs what it needs on a fresh machine.
 #   make test   everything CI runs: lint, unit tests, and the tests against a real control plane and Prometheus
 #   make unit   the pure tests only (seconds)
+#   make trust  faults, hostile input and edits during actions, with a summary of what was survived
 #   make demo   local cluster + Prometheus + operator, and a bad hotfix rolled back automatically
 
 PYTHON ?= python3
@@ -11,7 +12,7 @@ PYTEST_ARGS ?=
 # make demo CLUSTER=kind uses kind (needs Docker); the default builds and runs a local control plane.
 CLUSTER ?= local
 
-.PHONY: venv test unit lint format cluster-bins prometheus cluster-up cluster-down demo bench clean
+.PHONY: venv test unit trust lint format cluster-bins prometheus cluster-up cluster-down demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +63,11 @@ bench: $(STAMP) cluster-bins prometheus
 	$(BIN)/python bench/bench_checkpoints.py
 	$(BIN)/python bench/bench_analysis.py
 	$(BIN)/python bench/bench_operator.py
+
+# Control-plane and Prometheus faults, hostile manifests and edits during actions (also part of `make test`),
+# ending with what was tried and survived, crashes and double actions.
+trust: $(STAMP) cluster-bins prometheus
+	$(call run_pytest,tests -m trust)
 
 test: $(STAMP) cluster-bins prometheus lint
 	$(call run_pytest,tests)
