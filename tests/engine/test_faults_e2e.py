@@ -61,7 +61,8 @@ def faulty_operator(
         str(proxied),
         prometheus_proxy.url,
         testbed.work_dir / "faults.log",
-        env={"HOTFIX_PROMETHEUS_TIMEOUT_SECONDS": str(PROMETHEUS_TIMEOUT_SECONDS)},
+        # Every analysis written (no detail period), so the tests see each one: that is the resume figure.
+        env={"HOTFIX_PROMETHEUS_TIMEOUT_SECONDS": str(PROMETHEUS_TIMEOUT_SECONDS), "HOTFIX_STATUS_DETAIL_SECONDS": "0"},
     )
     process.start()
     yield process

@@ -168,6 +168,9 @@ class OperatorConfig:
     metrics_port: int = 8080
     metrics_address: str = "0.0.0.0"
     notify_timeout_seconds: float = 5.0
+    # The numbers of an unchanged analysis are written at most this often (a changed phase, decision,
+    # condition status or reason, checkpoint or timeline entry is written at once).
+    status_detail_seconds: float = 60.0
 
     @classmethod
     def from_environment(cls) -> OperatorConfig:
@@ -201,4 +204,5 @@ class OperatorConfig:
             alertmanager=_alertmanager(env),
             metrics_port=int(env("HOTFIX_METRICS_PORT", "8080")),
             metrics_address=env("HOTFIX_METRICS_ADDRESS", "0.0.0.0"),
+            status_detail_seconds=float(env("HOTFIX_STATUS_DETAIL_SECONDS", "60")),
         )

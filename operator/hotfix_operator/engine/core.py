@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from hotfix_operator.analysis.scheduler import AnalysisScheduler
 from hotfix_operator.analysis.verdicts import AnalysisReport
 from hotfix_operator.api.durations import format_duration
 from hotfix_operator.api.models import HotfixSpec
+from hotfix_operator.api.significance import needs_write
 from hotfix_operator.api.status import AnalysisState, HotfixStatus, Phase, append_timeline, set_condition
 from hotfix_operator.engine.config import DEFAULT_ENDPOINT, OperatorConfig
 from hotfix_operator.engine.metrics import OperatorMetrics
@@ -116,6 +118,8 @@ class ControllerCore:
         self.config = config
         self.phases: dict[str, str] = {}
         self.claims = ClaimBook()
+        # When each Hotfix's status was last written by this process (monotonic seconds).
+        self._last_writes: dict[str, float] = {}
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -128,9 +132,12 @@ class ControllerCore:
         step.status.observed_generation = step.generation
         self._kstatus_conditions(step)
         status = step.status.to_api()
-        if status != step.written:
+        last_write = self._last_writes.get(step.key)
+        age = None if last_write is None else time.monotonic() - last_write
+        if needs_write(step.written, status, age, self.config.status_detail_seconds):
             await self._io(self.hotfixes.write_status, step.body, status)
             step.written = status
+            self._last_writes[step.key] = time.monotonic()
         if step.status.phase is not None:
             self.phases[step.key] = step.status.phase.value
             self.metrics.set_phases(lambda: self.phases)
@@ -187,6 +194,7 @@ class ControllerCore:
     def forget(self, namespace: str, name: str) -> None:
         """The Hotfix is gone: resolve its alerts and drop it from the phase gauge."""
         self.phases.pop(f"{namespace}/{name}", None)
+        self._last_writes.pop(f"{namespace}/{name}", None)
         if self.alertmanager is not None:
             self.alertmanager.forget(f"{namespace}/{name}")
 

@@ -1,0 +1,47 @@
+"""At steady Monitoring the status is not rewritten for each analysis: a write is an etcd write and a watch
+event for every client. What a person needs (a spec change observed, a decision) is written at once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from hotfix_operator.testbed.operator_process import OperatorProcess
+from hotfix_operator.testbed.processes import wait_until
+from hotfix_operator.testbed.stack import TestBed, TestBedState
+from operator_support import FIXED_IMAGE, Cluster, hotfix_manifest
+
+
+@pytest.fixture
+def default_operator(testbed: TestBed, testbed_state: TestBedState, hotfix_crd: None) -> Iterator[OperatorProcess]:
+    """The operator with its default detail period (60 s)."""
+    process = OperatorProcess(testbed_state.kubeconfig, testbed_state.prometheus_url, testbed.work_dir / "writes.log")
+    process.start()
+    yield process
+    process.stop()
+
+
+def test_steady_monitoring_writes_nothing_until_something_changes(
+    default_operator: OperatorProcess, cluster: Cluster
+) -> None:
+    cluster.create_deployment("books")
+    cluster.apply_hotfix(hotfix_manifest("books-fix", ["books"], FIXED_IMAGE, stability={"checkpoints": ["1h"]}))
+    cluster.wait_phase("books-fix", "Monitoring")
+    wait_until(
+        lambda: (cluster.status("books-fix").get("decision") or {}).get("rule") == "healthy",
+        timeout=30,
+        what="the first healthy decision",
+    )
+    version = cluster.hotfix("books-fix")["metadata"]["resourceVersion"]
+    # Ten analyses at a 1 s interval, all healthy: no write.
+    time.sleep(10)
+    assert cluster.hotfix("books-fix")["metadata"]["resourceVersion"] == version
+    cluster.patch_hotfix("books-fix", {"spec": {"incident": {"culprit": "books"}}})
+    generation = cluster.hotfix("books-fix")["metadata"]["generation"]
+    wait_until(
+        lambda: cluster.status("books-fix").get("observedGeneration") == generation,
+        timeout=5,
+        what="the spec change to be observed at once",
+    )
