@@ -120,6 +120,8 @@ class ControllerCore:
         self.claims = ClaimBook()
         # When each Hotfix's status was last written by this process (monotonic seconds).
         self._last_writes: dict[str, float] = {}
+        # The object as our last write returned it, until the watch has delivered that version or a newer.
+        self._own_writes: dict[str, dict[str, Any]] = {}
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -135,12 +137,24 @@ class ControllerCore:
         last_write = self._last_writes.get(step.key)
         age = None if last_write is None else time.monotonic() - last_write
         if needs_write(step.written, status, age, self.config.status_detail_seconds):
-            await self._io(self.hotfixes.write_status, step.body, status)
+            self._own_writes[step.key] = await self._io(self.hotfixes.write_status, step.body, status)
             step.written = status
             self._last_writes[step.key] = time.monotonic()
         if step.status.phase is not None:
             self.phases[step.key] = step.status.phase.value
             self.metrics.set_phases(lambda: self.phases)
+
+    def freshest(self, live: dict[str, Any]) -> dict[str, Any]:
+        """The newest known version of a Hotfix: the watch's live body, or our own last write when the watch
+        has not delivered it yet (a step right after a write must see what that write said). No GET."""
+        key = f"{live['metadata']['namespace']}/{live['metadata']['name']}"
+        own = self._own_writes.get(key)
+        if own is None:
+            return live
+        if _resource_version(own) > _resource_version(live):
+            return own
+        del self._own_writes[key]
+        return live
 
     def _kstatus_conditions(self, step: Step) -> None:
         """Ready, Reconciling and Stalled from the phase, in the shape kstatus (Flux) reads."""
@@ -195,6 +209,7 @@ class ControllerCore:
         """The Hotfix is gone: resolve its alerts and drop it from the phase gauge."""
         self.phases.pop(f"{namespace}/{name}", None)
         self._last_writes.pop(f"{namespace}/{name}", None)
+        self._own_writes.pop(f"{namespace}/{name}", None)
         if self.alertmanager is not None:
             self.alertmanager.forget(f"{namespace}/{name}")
 
@@ -272,6 +287,15 @@ class ControllerCore:
             },
         }
         return report
+
+
+def _resource_version(body: dict[str, Any]) -> int:
+    """etcd's revision behind ``resourceVersion``: ordered, as the Kubernetes API itself compares them for
+    watches from etcd; an unreadable one counts as oldest."""
+    try:
+        return int(body["metadata"].get("resourceVersion") or 0)
+    except ValueError:
+        return 0
 
 
 def poll_delay(step: Step) -> float:

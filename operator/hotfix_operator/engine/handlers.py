@@ -6,9 +6,12 @@ Thin on purpose: everything that decides lives in the controller and the pure mo
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import logging
 import random
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
@@ -16,8 +19,8 @@ from kubernetes import client, config
 
 from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, connect
 from hotfix_operator.analysis.scheduler import AnalysisScheduler
-from hotfix_operator.api.models import GROUP, PLURAL, VERSION
-from hotfix_operator.api.status import TERMINAL_PHASES
+from hotfix_operator.api.models import GROUP, PLURAL, VERSION, SpecError, parse_spec
+from hotfix_operator.api.status import TERMINAL_PHASES, HotfixStatus, Phase
 from hotfix_operator.engine.config import OperatorConfig
 from hotfix_operator.engine.controller import HotfixController
 from hotfix_operator.engine.metrics import OperatorMetrics
@@ -27,6 +30,7 @@ from hotfix_operator.kube.prometheus_rules import PrometheusRuleClient
 from hotfix_operator.kube.unavailable import ApiUnavailable, as_unavailable
 from hotfix_operator.notify.alertmanager import AlertmanagerNotifier
 from hotfix_operator.notify.notifier import Notifier
+from hotfix_operator.rules.lifecycle import rolled_back_watch_ends
 
 # A failed step (a bug, an unexpected answer) is retried after this long instead of ending the daemon.
 ERROR_RETRY_SECONDS = 5.0
@@ -39,7 +43,6 @@ log = logging.getLogger("hotfix_operator")
 class Runtime:
     config: OperatorConfig
     controller: HotfixController | None = None
-    hotfixes: HotfixClient | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -86,6 +89,7 @@ def build_controller(operator_config: OperatorConfig, api_client: client.ApiClie
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_: Any) -> None:
+    logging.getLogger("kopf.objects").addFilter(_quiet_claim_tracking)
     settings.posting.reporting_component = "hotfix-operator"
     settings.posting.event_name_prefix = "hotfix-"
     settings.persistence.finalizer = f"{GROUP}/finalizer"
@@ -99,7 +103,6 @@ async def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_
     settings.watching.client_timeout = 310
     api_client = await asyncio.to_thread(kubernetes_client)
     RUNTIME.controller = build_controller(RUNTIME.config, api_client)
-    RUNTIME.hotfixes = RUNTIME.controller.hotfixes
     if RUNTIME.controller.alertmanager is not None:
         # Kept on the runtime: a task nobody references can be collected mid-flight.
         RUNTIME.background.append(asyncio.create_task(RUNTIME.controller.alertmanager.run()))
@@ -108,20 +111,29 @@ async def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_
         logger.info("serving /metrics on %s:%d", RUNTIME.config.metrics_address, RUNTIME.config.metrics_port)
 
 
-def _not_finished(status: dict[str, Any], **_: Any) -> bool:
-    return status.get("phase") not in {phase.value for phase in TERMINAL_PHASES}
+def _not_finished(spec: dict[str, Any], status: dict[str, Any], **_: Any) -> bool:
+    """A daemon only for a Hotfix with work left: not terminal, nor rolled back past its watch."""
+    if status.get("phase") in {phase.value for phase in TERMINAL_PHASES}:
+        return False
+    if status.get("phase") == Phase.ROLLED_BACK.value:
+        with contextlib.suppress(SpecError):
+            ends = rolled_back_watch_ends(parse_spec(dict(spec)), HotfixStatus.from_api(dict(status)))
+            return ends is None or datetime.now(UTC) < ends
+    return True
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, when=_not_finished, cancellation_timeout=2.0, initial_delay=0)
 async def drive_hotfix(
-    namespace: str, name: str, stopped: kopf.DaemonStopped, logger: logging.Logger, **_: Any
+    namespace: str, name: str, body: kopf.Body, stopped: kopf.DaemonStopped, logger: logging.Logger, **_: Any
 ) -> None:
-    controller, hotfixes = RUNTIME.controller, RUNTIME.hotfixes
-    assert controller is not None and hotfixes is not None
+    controller = RUNTIME.controller
+    assert controller is not None
     while not stopped:
         try:
-            body = await asyncio.to_thread(hotfixes.get, namespace, name)
-            delay = await controller.reconcile(body, logger)
+            # Kopf keeps the daemon's body live from the watch: a step reads no object of its own. A copy,
+            # so that the step never sees the watch change it half-way.
+            current = controller.freshest(copy.deepcopy(dict(body)))
+            delay = await controller.reconcile(current, logger)
         except HotfixGone:
             controller.forget(namespace, name)
             return
@@ -152,6 +164,11 @@ def retry_delay(error: Exception, namespace: str, name: str, logger: logging.Log
     return delay
 
 
+def _quiet_claim_tracking(record: logging.LogRecord) -> bool:
+    """Kopf logs each event handler's success; for the claim book that is a line per status write."""
+    return "'track_claims' succeeded" not in record.getMessage()
+
+
 @kopf.on.event(GROUP, VERSION, PLURAL)
 def track_claims(event: dict[str, Any], namespace: str, name: str, body: kopf.Body, **_: Any) -> None:
     """Which Hotfix holds which Deployments, from the watch itself (one Hotfix per Deployment at a time)."""
@@ -168,8 +185,8 @@ def hotfix_count(**_: Any) -> int:
     return len(RUNTIME.controller.phases) if RUNTIME.controller else 0
 
 
-def _finished(status: dict[str, Any], **_: Any) -> bool:
-    return not _not_finished(status)
+def _finished(spec: dict[str, Any], status: dict[str, Any], **_: Any) -> bool:
+    return not _not_finished(spec, status)
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL, when=_finished)

@@ -8,7 +8,7 @@ from hotfix_operator.analysis.verdicts import AnalysisReport
 from hotfix_operator.api.status import AnalysisState, Phase
 from hotfix_operator.engine.core import MIN_POLL_SECONDS, ControllerCore, Step, duration_text, poll_delay, utcnow
 from hotfix_operator.kube.rollouts import DeploymentError
-from hotfix_operator.rules.lifecycle import verification_bound
+from hotfix_operator.rules.lifecycle import rolled_back_watch_ends, verification_bound
 
 
 class RollbackPhases(ControllerCore):
@@ -138,6 +138,10 @@ class RollbackPhases(ControllerCore):
 
     async def _rolled_back(self, step: Step) -> float | None:
         """Watch for the rolled-back template coming back (a GitOps sync): escalate once, never fight."""
+        ends = rolled_back_watch_ends(step.spec, step.status)
+        if ends is not None and utcnow() >= ends:
+            step.logger.info("stability window over: no more watching for the template coming back")
+            return None
         for recorded in step.status.targets:
             revision = await self._io(self._deployments(step).deployed_revision, step.namespace, recorded.deployment)
             if recorded.undone_to_revision is not None and revision > recorded.undone_to_revision:

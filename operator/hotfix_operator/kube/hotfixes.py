@@ -20,14 +20,6 @@ class HotfixClient:
         self.custom = client.CustomObjectsApi(api_client)
         self.core = client.CoreV1Api(api_client)
 
-    def get(self, namespace: str, name: str) -> dict[str, Any]:
-        try:
-            return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-        except ApiException as error:
-            if error.status == 404:
-                raise HotfixGone(f"hotfix {namespace}/{name} is gone") from None
-            raise as_unavailable(error, f"reading hotfix {namespace}/{name}") or error from None
-
     def write_status(self, body: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
         """Replace the whole status (lists and nested fields included), returning the updated object."""
         metadata = body["metadata"]

@@ -104,6 +104,14 @@ def is_recent_deploy(completed_at: datetime | None, now: datetime, window: timed
     return completed_at is not None and now - completed_at <= window
 
 
+def rolled_back_watch_ends(spec: HotfixSpec, status: HotfixStatus) -> datetime | None:
+    """Until when a rolled-back Hotfix watches for its template coming back: its stability window (the
+    last checkpoint) from the end of the undo. After that it costs nothing: no reads, no daemon."""
+    if status.rollback_completed_at is None:
+        return None
+    return status.rollback_completed_at + spec.stability.checkpoints[-1]
+
+
 def verification_bound(spec: HotfixSpec) -> timedelta:
     """How long a rollback's verification may wait for conclusive data before it escalates as unverified:
     ``verifyFor`` plus the longest window a threshold needs, plus two analysis intervals."""
