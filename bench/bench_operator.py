@@ -13,17 +13,23 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import statistics
 import sys
 import tempfile
 import time
+import urllib.request
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from kubernetes import client, config
+from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from results import record
 
 from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, PrometheusSettings, connect
 from hotfix_operator.analysis.queries import QuerySettings, build_request
@@ -38,6 +44,7 @@ from testbed_support import install_crd
 BREACH_RUNS = int(os.environ.get("BENCH_BREACH_RUNS", "5"))
 LOAD_HOTFIXES = int(os.environ.get("BENCH_LOAD_HOTFIXES", "100"))
 LOAD_INTERVAL = os.environ.get("BENCH_LOAD_INTERVAL", "30s")
+WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def _time(value: str) -> float:
@@ -104,7 +111,41 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def load(bed: TestBed, api_client: client.ApiClient, operator: OperatorProcess) -> tuple[float, float, float]:
+def apiserver_requests(bed: TestBed) -> Counter[tuple[str, str, str]]:
+    """``apiserver_request_total`` from the API server's own /metrics, by (verb, resource, subresource)."""
+    state = bed.cluster_state
+    request = urllib.request.Request(
+        f"{state.server}/metrics", headers={"Authorization": f"Bearer {state.admin_token}"}
+    )
+    context = ssl.create_default_context(cafile=str(Path(state.work_dir) / "pki" / "apiserver.crt"))
+    context.check_hostname = False
+    with urllib.request.urlopen(request, context=context, timeout=10) as response:
+        text = response.read().decode()
+    totals: Counter[tuple[str, str, str]] = Counter()
+    for family in text_string_to_metric_families(text):
+        if family.name != "apiserver_request":
+            continue
+        for sample in family.samples:
+            if sample.name == "apiserver_request_total":
+                labels = sample.labels
+                totals[(labels["verb"], labels["resource"], labels.get("subresource", ""))] += sample.value
+    return totals
+
+
+def operator_requests(delta: Counter[tuple[str, str, str]]) -> dict[str, float]:
+    """The requests only the operator makes in steady Monitoring: Hotfixes (and their status), Deployment
+    reads and Events; the controllers watch Deployments and the simulator lists Pods and ReplicaSets."""
+    counted: dict[str, float] = {}
+    for (verb, resource, subresource), value in delta.items():
+        attributable = resource == "hotfixes" or (resource == "deployments" and verb == "GET") or resource == "events"
+        if attributable and verb != "WATCH" and value:
+            counted[f"{verb} {resource}{'/' + subresource if subresource else ''}"] = value
+    return counted
+
+
+def load(
+    bed: TestBed, api_client: client.ApiClient, operator: OperatorProcess
+) -> tuple[float, float, float, dict[str, float]]:
     namespace = "bench-load"
     client.CoreV1Api(api_client).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
     cluster = Cluster(api_client, namespace)
@@ -128,11 +169,19 @@ def load(bed: TestBed, api_client: client.ApiClient, operator: OperatorProcess) 
     print(f"  {monitoring} of {LOAD_HOTFIXES} Hotfixes reached Monitoring")
     assert operator.process is not None
     pid = operator.process.pid
+    requests_before = apiserver_requests(bed)
     cpu_before, wall_before = _cpu_seconds(pid), time.monotonic()
-    # Two analysis intervals at least, so every Hotfix is analysed in the window measured.
-    time.sleep(max(30.0, 2 * parse_duration(LOAD_INTERVAL).total_seconds()))
-    cpu_share = (_cpu_seconds(pid) - cpu_before) / (time.monotonic() - wall_before)
-    return _rss_mib(pid), cpu_share, time.monotonic() - wall_before
+    # Two analysis intervals and a status-detail period at least, so every Hotfix is analysed and may have
+    # written its detail in the window measured.
+    time.sleep(max(60.0, 2 * parse_duration(LOAD_INTERVAL).total_seconds()))
+    seconds = time.monotonic() - wall_before
+    cpu_share = (_cpu_seconds(pid) - cpu_before) / seconds
+    delta = apiserver_requests(bed)
+    delta.subtract(requests_before)
+    per_hotfix_minute = {
+        kind: round(value / LOAD_HOTFIXES / (seconds / 60), 3) for kind, value in operator_requests(delta).items()
+    }
+    return _rss_mib(pid), cpu_share, seconds, per_hotfix_minute
 
 
 def main() -> None:
@@ -152,11 +201,24 @@ def main() -> None:
         print(f"  each: {', '.join(f'{value:.2f}s' for value in latencies)}")
         print(f"  median {statistics.median(latencies):.2f}s, p95 {p95:.2f}s (target: interval + 1s = 2s)")
         print(f"operator restart -> first reconcile: {restart_to_first_reconcile(bed, api_client, operator):.2f}s")
-        rss, cpu, seconds = load(bed, api_client, operator)
+        rss, cpu, seconds, requests = load(bed, api_client, operator)
         print(
             f"{LOAD_HOTFIXES} Hotfixes monitoring at once: RSS {rss:.0f} MiB, CPU {cpu:.2f} cores over {seconds:.0f}s"
         )
-        print(json.dumps({"breach_to_undo_seconds": latencies, "rss_mib": rss, "cpu_cores": cpu}))
+        writes = sum(value for kind, value in requests.items() if kind.split()[0] in WRITE_VERBS)
+        print(f"  API requests per Hotfix per minute (the API server's apiserver_request_total): {requests or 'none'}")
+        print(f"  of which writes: {writes:.3f} (target: at most 1)")
+        figures = {
+            "breach_to_undo_seconds": latencies,
+            "load_hotfixes": LOAD_HOTFIXES,
+            "load_interval": LOAD_INTERVAL,
+            "rss_mib": round(rss, 1),
+            "cpu_cores": round(cpu, 3),
+            "api_requests_per_hotfix_minute": requests,
+            "api_writes_per_hotfix_minute": round(writes, 3),
+        }
+        record("operator", figures)
+        print(json.dumps(figures))
         operator.stop()
     finally:
         bed.stop()

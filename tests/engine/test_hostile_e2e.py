@@ -28,7 +28,7 @@ NAMES_A_FIELD = re.compile(r"spec(\.[A-Za-z]|\[)|unknown field \"spec\.")
 
 
 def corpus(size: int) -> list[dict[str, Any]]:
-    """``size`` distinct manifests, the same ones on every run (derandomized)."""
+    """``size`` distinct manifests, drawn derandomized (the same draw for the same code)."""
     drawn: list[dict[str, Any]] = []
 
     @settings(
