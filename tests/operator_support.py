@@ -136,6 +136,16 @@ class Cluster:
     def annotate_hotfix(self, name: str, key: str, value: str) -> None:
         self.patch_hotfix(name, {"metadata": {"annotations": {key: value}}})
 
+    def edit_and_wait_observed(self, name: str, timeout: float) -> None:
+        """Edit a harmless spec field and wait until the operator's next step has observed it."""
+        self.patch_hotfix(name, {"spec": {"incident": {"culprit": name}}})
+        generation = self.hotfix(name)["metadata"]["generation"]
+        wait_until(
+            lambda: self.status(name).get("observedGeneration") == generation,
+            timeout=timeout,
+            what=f"hotfix {name}'s spec edit to be observed",
+        )
+
     def status(self, name: str) -> dict[str, Any]:
         return self.hotfix(name).get("status") or {}
 

@@ -96,13 +96,7 @@ def test_a_thousand_hostile_manifests(running_operator: OperatorProcess, cluster
                 outcome = f"{status['phase']}/{reason}"
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
         # The Hotfix that was monitoring all along is still served: an edit of its spec is observed at once.
-        cluster.patch_hotfix("canary-fix", {"spec": {"incident": {"culprit": "canary"}}})
-        generation = cluster.hotfix("canary-fix")["metadata"]["generation"]
-        wait_until(
-            lambda: cluster.status("canary-fix").get("observedGeneration") == generation,
-            timeout=10,
-            what="the canary's next step",
-        )
+        cluster.edit_and_wait_observed("canary-fix", timeout=10)
         assert cluster.status("canary-fix")["phase"] == "Monitoring"
         assert running_operator.process is not None and running_operator.process.poll() is None
         assert refused + len(created) == CORPUS_SIZE

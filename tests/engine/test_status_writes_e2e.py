@@ -38,10 +38,4 @@ def test_steady_monitoring_writes_nothing_until_something_changes(
     # Ten analyses at a 1 s interval, all healthy: no write.
     time.sleep(10)
     assert cluster.hotfix("books-fix")["metadata"]["resourceVersion"] == version
-    cluster.patch_hotfix("books-fix", {"spec": {"incident": {"culprit": "books"}}})
-    generation = cluster.hotfix("books-fix")["metadata"]["generation"]
-    wait_until(
-        lambda: cluster.status("books-fix").get("observedGeneration") == generation,
-        timeout=5,
-        what="the spec change to be observed at once",
-    )
+    cluster.edit_and_wait_observed("books-fix", timeout=5)
