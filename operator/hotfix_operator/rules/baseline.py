@@ -13,8 +13,6 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-from scipy.stats import fisher_exact, mannwhitneyu
-
 # A difference must be this unlikely under "no change" to count (a failed checkpoint pages someone at
 # night: one false alarm in a thousand comparisons, not one in a hundred) ...
 SIGNIFICANCE = 0.001
@@ -67,6 +65,8 @@ def compare_error_rate(baseline: SpanStats, current: SpanStats) -> Comparison:
         [current_failed, max(current_total - current_failed, 0)],
         [base_failed, max(base_total - base_failed, 0)],
     ]
+    from scipy.stats import fisher_exact  # 1.3 s to import: paid at the first checkpoint, not at start-up
+
     p_value = float(fisher_exact(table, alternative="greater").pvalue)
     difference = current_rate - base_rate
     worse = p_value < SIGNIFICANCE and difference > ERROR_RATE_TOLERANCE
@@ -94,6 +94,8 @@ def compare_latency(baseline: SpanStats, current: SpanStats) -> Comparison:
             f"p95 not compared: {len(current_windows)} windows in this span and {len(base_windows)} in the "
             f"baseline (at least {MIN_LATENCY_WINDOWS} each are needed)",
         )
+    from scipy.stats import mannwhitneyu  # see fisher_exact above
+
     p_value = float(mannwhitneyu(current_windows, base_windows, alternative="greater").pvalue)
     base_median, current_median = statistics.median(base_windows), statistics.median(current_windows)
     worse = p_value < SIGNIFICANCE and current_median > base_median * LATENCY_TOLERANCE
