@@ -169,11 +169,16 @@ def load(
         items = client.CustomObjectsApi(api_client).list_namespaced_custom_object(
             "hotfix.dev", "v1alpha1", namespace, "hotfixes"
         )["items"]
-        monitoring = sum((item.get("status") or {}).get("phase") == "Monitoring" for item in items)
+        # Steady: monitoring, and the first analyses (pending, then healthy) decided and noted.
+        monitoring = sum(
+            (item.get("status") or {}).get("phase") == "Monitoring"
+            and ((item.get("status") or {}).get("decision") or {}).get("rule") == "healthy"
+            for item in items
+        )
         if monitoring == LOAD_HOTFIXES:
             break
         time.sleep(2)
-    print(f"  {monitoring} of {LOAD_HOTFIXES} Hotfixes reached Monitoring")
+    print(f"  {monitoring} of {LOAD_HOTFIXES} Hotfixes monitoring with a healthy decision")
     assert operator.process is not None
     pid = operator.process.pid
     requests_before, events_before = apiserver_requests(bed), hotfix_events(api_client, namespace)
