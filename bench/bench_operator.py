@@ -169,16 +169,16 @@ def load(
         items = client.CustomObjectsApi(api_client).list_namespaced_custom_object(
             "hotfix.dev", "v1alpha1", namespace, "hotfixes"
         )["items"]
-        # Steady: monitoring, and the first analyses (pending, then healthy) decided and noted.
         monitoring = sum(
-            (item.get("status") or {}).get("phase") == "Monitoring"
-            and ((item.get("status") or {}).get("decision") or {}).get("rule") == "healthy"
+            (item.get("status") or {}).get("phase") == "Monitoring" and (item.get("status") or {}).get("decision")
             for item in items
         )
         if monitoring == LOAD_HOTFIXES:
             break
         time.sleep(2)
-    print(f"  {monitoring} of {LOAD_HOTFIXES} Hotfixes monitoring with a healthy decision")
+    print(f"  {monitoring} of {LOAD_HOTFIXES} Hotfixes monitoring with a first decision")
+    # Steady: one more interval, so that the decision of the first analysis with enough data is noted too.
+    time.sleep(parse_duration(LOAD_INTERVAL).total_seconds())
     assert operator.process is not None
     pid = operator.process.pid
     requests_before, events_before = apiserver_requests(bed), hotfix_events(api_client, namespace)
