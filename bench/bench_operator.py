@@ -170,7 +170,7 @@ def load(
             "hotfix.dev", "v1alpha1", namespace, "hotfixes"
         )["items"]
         monitoring = sum(
-            (item.get("status") or {}).get("phase") == "Monitoring" and (item.get("status") or {}).get("decision")
+            (item.get("status") or {}).get("phase") == "Monitoring" and bool((item.get("status") or {}).get("decision"))
             for item in items
         )
         if monitoring == LOAD_HOTFIXES:
