@@ -116,7 +116,7 @@ def test_api_server_down_in_rollout_rollback_and_monitoring(
     with trial("fault", f"kube-apiserver down {API_DOWN_SECONDS}s (RollingOut, RollingBack mid-undo, Monitoring)") as t:
         for name in ("watched", "back"):
             cluster.create_deployment(name)
-        slow_deployment(cluster, "rolling", min_ready_seconds=30)
+        slow_deployment(cluster, "rolling", min_ready_seconds=20)
         cluster.apply_hotfix(hotfix_manifest("watched-fix", ["watched"], FIXED_IMAGE, stability=LONG_WINDOW))
         cluster.apply_hotfix(hotfix_manifest("rolling-fix", ["rolling"], FIXED_IMAGE, stability=LONG_WINDOW))
         cluster.wait_phase("watched-fix", "Monitoring")
@@ -205,42 +205,46 @@ def test_throttled_and_failing_api_during_a_whole_rollback(
         t.figures.update(injected=api_proxy.counts["injected-429"] + api_proxy.counts["injected-500"], double_actions=0)
 
 
-@pytest.mark.parametrize("fault", ["hung", "malformed", "http-500"])
 def test_prometheus_faults_are_missing_telemetry_within_an_interval_and_a_timeout(
-    faulty_operator: OperatorProcess, prometheus_proxy: FaultProxy, cluster: Cluster, fault: str
+    faulty_operator: OperatorProcess, prometheus_proxy: FaultProxy, cluster: Cluster
 ) -> None:
-    """Prometheus answering after the timeout, with a body that is not JSON, or with 500: the Hotfix says
-    TelemetryMissing within one interval plus one timeout, holds (no rollback), and recovers after."""
-    with trial("fault", f"Prometheus {fault} (Monitoring)") as t:
-        cluster.create_deployment("search")
-        cluster.apply_hotfix(hotfix_manifest("search-fix", ["search"], FIXED_IMAGE, stability=LONG_WINDOW))
-        cluster.wait_phase("search-fix", "Monitoring")
-        seconds_until_analysed_after(cluster, ["search-fix"], time.time())
-        started = time.time()
-        if fault == "hung":
-            prometheus_proxy.hang(PROMETHEUS_TIMEOUT_SECONDS * 3)
-        elif fault == "malformed":
-            prometheus_proxy.malformed(seconds=60)
-        else:
-            prometheus_proxy.fail(500, share=1.0, seconds=60)
+    """Prometheus answering after the timeout, with a body that is not JSON, or with 500, one after the
+    other: each time the Hotfix says TelemetryMissing within one interval plus one timeout, holds (no
+    rollback), and recovers after."""
+    cluster.create_deployment("search")
+    cluster.apply_hotfix(hotfix_manifest("search-fix", ["search"], FIXED_IMAGE, stability=LONG_WINDOW))
+    cluster.wait_phase("search-fix", "Monitoring")
 
-        def telemetry_missing() -> bool:
-            healthy = next(c for c in cluster.status("search-fix")["conditions"] if c["type"] == "Healthy")
-            return healthy["reason"] == "TelemetryMissing"
+    def telemetry_missing() -> bool:
+        healthy = next(c for c in cluster.status("search-fix")["conditions"] if c["type"] == "Healthy")
+        return healthy["reason"] == "TelemetryMissing"
 
-        try:
-            wait_until(telemetry_missing, timeout=30, what="TelemetryMissing", interval=0.2)
-            detected = round(time.time() - started, 1)
-        finally:
-            prometheus_proxy.heal()
-        healed_at = time.time()
-        wait_until(lambda: not telemetry_missing(), timeout=30, what="the analysis to recover", interval=0.2)
-        status = cluster.status("search-fix")
-        assert status["phase"] == "Monitoring", status
-        assert "RollingBack" not in timeline_types(status)
-        # One 1 s interval, one 2 s timeout, and the status write and the test's own polling.
-        assert detected <= 1 + PROMETHEUS_TIMEOUT_SECONDS + 2, detected
-        t.figures.update(detected_seconds=detected, resume_seconds=round(time.time() - healed_at, 1), double_actions=0)
+    for fault in ("hung", "malformed", "http-500"):
+        with trial("fault", f"Prometheus {fault} (Monitoring)") as t:
+            seconds_until_analysed_after(cluster, ["search-fix"], time.time())
+            assert not telemetry_missing()
+            started = time.time()
+            if fault == "hung":
+                prometheus_proxy.hang(PROMETHEUS_TIMEOUT_SECONDS * 3)
+            elif fault == "malformed":
+                prometheus_proxy.malformed(seconds=60)
+            else:
+                prometheus_proxy.fail(500, share=1.0, seconds=60)
+            try:
+                wait_until(telemetry_missing, timeout=30, what="TelemetryMissing", interval=0.2)
+                detected = round(time.time() - started, 1)
+            finally:
+                prometheus_proxy.heal()
+            healed_at = time.time()
+            wait_until(lambda: not telemetry_missing(), timeout=30, what="the analysis to recover", interval=0.2)
+            status = cluster.status("search-fix")
+            assert status["phase"] == "Monitoring", status
+            assert "RollingBack" not in timeline_types(status)
+            # One 1 s interval, one 2 s timeout, and the status write and the test's own polling.
+            assert detected <= 1 + PROMETHEUS_TIMEOUT_SECONDS + 2, detected
+            t.figures.update(
+                detected_seconds=detected, resume_seconds=round(time.time() - healed_at, 1), double_actions=0
+            )
 
 
 def test_cut_watches_are_resumed(faulty_operator: OperatorProcess, api_proxy: FaultProxy, cluster: Cluster) -> None:
