@@ -205,11 +205,15 @@ class ControllerCore:
         self._condition(step, "Succeeded", "False", reason, message)
         self._note(step, "Failed", message, warning=True)
 
+    def settled(self, namespace: str, name: str) -> None:
+        """The Hotfix needs no more steps: keep nothing of its writes (thousands may finish in a day)."""
+        self._last_writes.pop(f"{namespace}/{name}", None)
+        self._own_writes.pop(f"{namespace}/{name}", None)
+
     def forget(self, namespace: str, name: str) -> None:
         """The Hotfix is gone: resolve its alerts and drop it from the phase gauge."""
         self.phases.pop(f"{namespace}/{name}", None)
-        self._last_writes.pop(f"{namespace}/{name}", None)
-        self._own_writes.pop(f"{namespace}/{name}", None)
+        self.settled(namespace, name)
         if self.alertmanager is not None:
             self.alertmanager.forget(f"{namespace}/{name}")
 

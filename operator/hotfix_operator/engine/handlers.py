@@ -140,6 +140,7 @@ async def drive_hotfix(
         except Exception as error:  # one Hotfix's trouble must never take the operator (or the others) down
             delay = retry_delay(error, namespace, name, logger)
         if delay is None:
+            controller.settled(namespace, name)
             return
         if delay > 0:
             await stopped.wait(delay)
