@@ -11,7 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 # Fields of the status whose sub-fields are detail except for the ones named.
-_KEPT_SUBFIELDS = {"lastAnalysis": ("result",), "verification": ("result", "since"), "alertRules": ("state", "name")}
+# alertRules.windowOpen is what the next step compares to decide whether to publish again: never detail.
+_KEPT_SUBFIELDS = {
+    "lastAnalysis": ("result",),
+    "verification": ("result", "since"),
+    "alertRules": ("state", "name", "windowOpen"),
+}
 
 
 def significant(status: dict[str, Any]) -> dict[str, Any]:
