@@ -19,6 +19,7 @@ WRITTEN: dict[str, Any] = {
         },
     ],
     "timeline": [{"at": "2026-11-23T11:00:00+00:00", "type": "RolledOut", "message": "done"}],
+    "alertRules": {"state": "published", "name": "hotfix-a", "windowOpen": "2026-11-23T11:00:00+00:00"},
 }
 
 
@@ -49,6 +50,6 @@ def test_what_a_person_or_a_decision_needs_is_written_at_once() -> None:
         changed(conditions__0__reason="ThresholdBreached"),
         changed(timeline=[*WRITTEN["timeline"], {"at": "t", "type": "Decision", "message": "roll back"}]),
         changed(decision={"action": "rollback"}),
-        changed(alertRules={"state": "published", "windowOpen": "2026-11-23T11:00:00+00:00"}),
+        changed(alertRules__windowOpen="2026-11-23T11:30:00+00:00"),
     ):
         assert needs_write(WRITTEN, status, detail_age=1, detail_period=60), status
