@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from hotfix_operator.kube.deployments import DeploymentClient
+from hotfix_operator.kube.deployments import UNDO_ATTEMPTS, DeploymentClient, UndoPlan
 from hotfix_operator.kube.rollouts import (
     REVISION_ANNOTATION,
     ConcurrentModification,
@@ -138,6 +138,50 @@ def test_undo_after_a_concurrent_edit_is_refused(
         deployments.execute_undo(plan)
     image = deployments.get(namespace, "web")["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == "registry.example/app:concurrent"
+
+
+class WrittenBetweenReadAndPatch(DeploymentClient):
+    """A Deployment written by someone else right after each of the first ``writes`` reads of an undo plan,
+    as the Deployment controller does several times a second in the middle of a rollout."""
+
+    def __init__(self, api_client: client.ApiClient, writes: int) -> None:
+        super().__init__(api_client)
+        self.writes_left = writes
+        self.plans = 0
+
+    def plan_undo(self, namespace: str, name: str, to_revision: int, replica_set: str | None = None) -> UndoPlan:
+        plan = super().plan_undo(namespace, name, to_revision, replica_set)
+        self.plans += 1
+        if self.writes_left > 0:
+            self.writes_left -= 1
+            patch = {"metadata": {"annotations": {"concurrent-write": str(self.plans)}}}
+            self.apps.patch_namespaced_deployment(name, namespace, patch)
+        return plan
+
+
+def test_undo_is_planned_again_after_a_concurrent_write(
+    api_client: client.ApiClient, namespace: str, testbed_state: TestBedState
+) -> None:
+    create(api_client, namespace, manifest("web"))
+    build_history(testbed_state, namespace, "web")
+    deployments = WrittenBetweenReadAndPatch(api_client, writes=UNDO_ATTEMPTS - 1)
+    result = deployments.undo(namespace, "web", 1)
+    assert (result.skipped, result.to_revision, deployments.plans) == (False, 1, UNDO_ATTEMPTS)
+    image = deployments.get(namespace, "web")["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == IMAGES[0]
+
+
+def test_undo_gives_up_when_every_read_is_overtaken(
+    api_client: client.ApiClient, namespace: str, testbed_state: TestBedState
+) -> None:
+    create(api_client, namespace, manifest("web"))
+    build_history(testbed_state, namespace, "web")
+    before = DeploymentClient(api_client).get(namespace, "web")["spec"]["template"]
+    deployments = WrittenBetweenReadAndPatch(api_client, writes=UNDO_ATTEMPTS)
+    with pytest.raises(ConcurrentModification, match="changed by someone else"):
+        deployments.undo(namespace, "web", 1)
+    assert deployments.plans == UNDO_ATTEMPTS
+    assert deployments.get(namespace, "web")["spec"]["template"] == before
 
 
 def test_record_and_apply_images_then_wait(api_client: client.ApiClient, namespace: str) -> None:

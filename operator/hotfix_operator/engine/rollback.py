@@ -7,7 +7,7 @@ import time
 from hotfix_operator.analysis.verdicts import AnalysisReport
 from hotfix_operator.api.status import AnalysisState, Phase
 from hotfix_operator.engine.core import MIN_POLL_SECONDS, ControllerCore, Step, duration_text, poll_delay, utcnow
-from hotfix_operator.kube.rollouts import DeploymentError
+from hotfix_operator.kube.rollouts import ConcurrentModification, DeploymentError
 from hotfix_operator.rules.lifecycle import rolled_back_watch_ends, verification_bound
 
 
@@ -40,6 +40,15 @@ class RollbackPhases(ControllerCore):
                     self._deployments(step).undo,
                     step.namespace, recorded.deployment, recorded.baseline_revision, recorded.baseline_replica_set,
                 )  # fmt: skip
+            except ConcurrentModification as error:
+                # Refused on every fresh read: the Deployment is being written as fast as it is read. Nothing
+                # was changed; try again at the next step, within the rollback's own time limit.
+                assert step.status.rollback_started_at is not None
+                if utcnow() - step.status.rollback_started_at > step.spec.rollback.timeout:
+                    self._escalate(step, "RollbackFailed", f"undo of {recorded.deployment} failed: {error}")
+                    return None
+                step.logger.info("retrying the undo: %s", error)
+                return poll_delay(step)
             except DeploymentError as error:
                 self._escalate(step, "RollbackFailed", f"undo of {recorded.deployment} failed: {error}")
                 return None

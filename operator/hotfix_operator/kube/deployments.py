@@ -36,6 +36,9 @@ from hotfix_operator.kube.rollouts import (
 )
 from hotfix_operator.kube.unavailable import ApiUnavailable, as_unavailable
 
+# A guarded undo refused because the Deployment moved on is planned again from a fresh read this many times.
+UNDO_ATTEMPTS = 3
+
 
 @dataclass(frozen=True)
 class RecordedRevision:
@@ -200,7 +203,17 @@ class DeploymentClient:
         Pass the recorded ``replica_set`` so that a repeated call finds the same target after the
         first undo renumbered it, and then does nothing.
         """
-        return self.execute_undo(self.plan_undo(namespace, name, to_revision, replica_set))
+        attempts_left = UNDO_ATTEMPTS
+        while True:
+            try:
+                return self.execute_undo(self.plan_undo(namespace, name, to_revision, replica_set))
+            except ConcurrentModification:
+                # Mid-rollout the Deployment controller writes status several times a second, and each write
+                # moves resourceVersion under the guarded patch. Read again and re-plan: the undo is planned
+                # from what is there now, so it is never applied on top of a change it did not see.
+                attempts_left -= 1
+                if attempts_left == 0:
+                    raise
 
     def _json_patch(self, deployment: dict[str, Any], patch: list[dict[str, Any]], doing: str) -> None:
         metadata = deployment["metadata"]
