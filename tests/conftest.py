@@ -9,16 +9,17 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kubernetes import client, config
 
+import trust_records
 from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.processes import free_port
 from hotfix_operator.testbed.stack import TestBed, TestBedState
 from operator_support import Cluster
 from testbed_support import PROMETHEUS_RULE_CRD_PATH, PrometheusQuery, install_crd
-from trust_records import summary_lines
 
 LOG_TAIL_LINES = 25
 # Fixtures that start a real server: a test using any of them (directly or through another fixture) is
@@ -34,11 +35,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Faults and hostile inputs tried by the trust tests, and how the operator came through them."""
-    lines = summary_lines()
+    lines = trust_records.summary_lines()
     if lines:
         terminalreporter.write_sep("=", "trust: faults, hostile input, edits during actions")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Under pytest-xdist each worker ran its own trials: hand them to the controller, which prints the summary.
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:
+        worker_output["trust_trials"] = trust_records.as_json()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    trust_records.add_from_json(getattr(node, "workeroutput", {}).get("trust_trials", []))
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -30,6 +30,15 @@ def trial(kind: str, name: str) -> Iterator[Trial]:
     TRIALS.append(tried)
     yield tried
     tried.survived = True
+
+
+def as_json() -> list[dict[str, Any]]:
+    """The trials of this process, for pytest-xdist to carry from a worker to the controller."""
+    return [asdict(tried) for tried in TRIALS]
+
+
+def add_from_json(trials: list[dict[str, Any]]) -> None:
+    TRIALS.extend(Trial(**tried) for tried in trials)
 
 
 def summary_lines() -> list[str]:
