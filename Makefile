@@ -16,7 +16,7 @@ PARALLEL := -n $(TEST_WORKERS) --dist loadfile --durations=15
 # make demo CLUSTER=kind uses kind (needs Docker); the default builds and runs a local control plane.
 CLUSTER ?= local
 
-.PHONY: venv test unit trust lint format cluster-bins prometheus cluster-up cluster-down demo bench clean
+.PHONY: venv test unit trust lint format cluster-bins prometheus chromium cluster-up cluster-down demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ cluster-bins:
 prometheus:
 	hack/install-prometheus.sh >/dev/null
 
+# Debian's chromium and chromedriver, for the dashboard's browser test.
+chromium:
+	hack/install-chromium.sh >/dev/null
+
 cluster-up: $(STAMP) cluster-bins prometheus
 	$(BIN)/hotfix-operator testbed up --dir .cluster
 
@@ -73,7 +77,7 @@ bench: $(STAMP) cluster-bins prometheus
 trust: $(STAMP) cluster-bins prometheus
 	$(call run_pytest,tests -m trust $(PARALLEL))
 
-test: $(STAMP) cluster-bins prometheus lint
+test: $(STAMP) cluster-bins prometheus chromium lint
 	$(call run_pytest,tests $(PARALLEL))
 
 clean:

@@ -57,9 +57,13 @@ def test_completion_offers_verbs_then_names() -> None:
         return ["cart-fix", "checkout-fix", "search-fix"]
 
     assert candidates(["ro"], names) == ["rollback"]
-    assert candidates([""], names) == ["status", "approve", "rollback", "abort", "report"]
+    assert candidates([""], names) == ["status", "approve", "rollback", "abort", "report", "dashboard"]
     assert candidates(["-n", "shop", "--kubeconfig", "/k", "approve", "c"], names) == ["cart-fix", "checkout-fix"]
     assert candidates(["-n", "shop", "--kubeconfig", "/k", "status", "cart-fix", ""], names) == []
+    assert candidates(["-n", "shop", "dashboard", ""], names) == []
+    assert candidates(["-n", "shop", "--kubeconfig", "/k", "report", "--incident", "INC-1", "s"], names) == [
+        "search-fix"
+    ]
 
 
 def test_completion_reads_real_hotfix_names(

@@ -91,7 +91,7 @@ def connect(settings: PrometheusSettings) -> PrometheusConnect:
     )
 
 
-def _describe_failure(error: Exception) -> str:
+def describe_failure(error: Exception) -> str:
     if isinstance(error, PrometheusApiClientException):
         text = str(error)
         # The client only keeps Prometheus' JSON error inside the message string.
@@ -257,7 +257,7 @@ class PrometheusAnalyzer:
 
     @staticmethod
     def _failed(metric: str, error: Exception) -> MetricResult:
-        return MetricResult(metric=metric, state=AnalysisState.INCONCLUSIVE, reason=_describe_failure(error))
+        return MetricResult(metric=metric, state=AnalysisState.INCONCLUSIVE, reason=describe_failure(error))
 
 
 def capture_span(
@@ -307,7 +307,7 @@ def check_telemetry(analyzer: PrometheusAnalyzer, request: AnalysisRequest, at: 
         answer = analyzer.query_instant(probe.query, at)
         if isinstance(answer, Exception):
             findings.append(
-                Finding(probe.threshold, probe.target, False, f"{probe.threshold}: {_describe_failure(answer)}")
+                Finding(probe.threshold, probe.target, False, f"{probe.threshold}: {describe_failure(answer)}")
             )
             continue
         if answer:

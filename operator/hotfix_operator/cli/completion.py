@@ -12,9 +12,14 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-VERBS = ("status", "approve", "rollback", "abort", "report")
+VERBS = ("status", "approve", "rollback", "abort", "report", "dashboard")
 # Flags that take a value: their value is not a positional word.
-VALUE_FLAGS = ("-n", "--namespace", "--kubeconfig", "--context", "--by", "--watch-timeout")
+VALUE_FLAGS = (
+    "-n", "--namespace", "--kubeconfig", "--context", "--by", "--watch-timeout",
+    "--incident", "--prometheus", "--telemetry", "-o", "--output-dir", "--address", "--port",
+)  # fmt: skip
+# Verbs that take no Hotfix name.
+NAMELESS_VERBS = ("dashboard",)
 NO_FILE_COMPLETION = ":4"
 
 
@@ -43,7 +48,7 @@ def candidates(
             positional.append(word)
     if not positional:
         return [verb for verb in VERBS if verb.startswith(partial)]
-    if len(positional) == 1 and positional[0] in VERBS:
+    if len(positional) == 1 and positional[0] in VERBS and positional[0] not in NAMELESS_VERBS:
         names = hotfix_names(
             _flag_value(typed, "-n", "--namespace"), _flag_value(typed, "--kubeconfig"), _flag_value(typed, "--context")
         )

@@ -8,10 +8,12 @@ verbs only write the annotations the operator reads, so anything they do can als
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from kubernetes import client, config, watch
@@ -90,6 +92,9 @@ class Plugin:
     def list(self) -> list[dict[str, Any]]:
         return self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL).get("items", [])
 
+    def list_all(self) -> list[dict[str, Any]]:
+        return self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL).get("items", [])
+
     def watch(self, timeout_seconds: int | None) -> Iterator[dict[str, Any]]:
         """Each Hotfix of the namespace as it changes (the API server's watch), until the timeout."""
         stream = watch.Watch().stream(
@@ -156,9 +161,66 @@ def build_parser() -> argparse.ArgumentParser:
         sub = verbs.add_parser(verb, help=help_text)
         sub.add_argument("name")
         sub.add_argument("--by", default=None, help="who is acting (default: the local user name)")
-    report = verbs.add_parser("report", help="print a Markdown postmortem draft")
-    report.add_argument("name")
+    report = verbs.add_parser(
+        "report", help="a postmortem draft of a Hotfix, or of a whole incident (--incident) with charts and impact"
+    )
+    report.add_argument("name", nargs="?")
+    report.add_argument("--incident", help="every Hotfix of this incident id in one report")
+    report.add_argument("-A", "--all-namespaces", action="store_true", help="with --incident: look in every namespace")
+    report.add_argument("--prometheus", default="", help="Prometheus URL for charts and user impact (env "
+                        "HOTFIX_PROMETHEUS_URL)")  # fmt: skip
+    report.add_argument("--telemetry", default="labels", help="preset when a Hotfix names none (default labels)")
+    report.add_argument(
+        "-o", "--output-dir", help="write report.md, report.html and charts/*.svg here instead of printing Markdown"
+    )
+    dashboard = verbs.add_parser("dashboard", help="a local, read-only web UI of the Hotfixes (Ctrl-C to stop)")
+    dashboard.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace's Hotfixes")
+    dashboard.add_argument("--address", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    dashboard.add_argument("--port", type=int, default=3100, help="listen port (default 3100)")
+    dashboard.add_argument("--prometheus", default="", help="Prometheus URL for the charts (env HOTFIX_PROMETHEUS_URL)")
+    dashboard.add_argument("--telemetry", default="labels", help="preset when a Hotfix names none (default labels)")
     return parser
+
+
+def _dashboard(api_client: client.ApiClient, namespace: str, args: argparse.Namespace, stdout: TextIO) -> int:
+    from hotfix_operator.cli.dashboard import Dashboard, HotfixReader, serve
+    from hotfix_operator.cli.report_command import ReportOptions
+
+    reader = HotfixReader(api_client, None if args.all_namespaces else namespace)
+    board = Dashboard(reader, ReportOptions(prometheus_url=args.prometheus, telemetry=args.telemetry))
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(board, args.address, args.port, lambda url: print(f"dashboard on {url} (Ctrl-C to stop)", file=stdout,
+                                                                flush=True))  # fmt: skip
+    return 0
+
+
+def _report(plugin: Plugin, args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from hotfix_operator.cli.report_command import ReportOptions, build_report, incident_hotfixes, write_report
+
+    if not args.incident and not args.name:
+        print("error: report: name a Hotfix, or pass --incident ID", file=stderr)
+        return 2
+    if args.name and not args.incident and not args.output_dir and not args.prometheus:
+        print(postmortem_markdown(plugin.get(args.name)), file=stdout, end="")
+        return 0
+    if args.incident:
+        hotfixes = incident_hotfixes(plugin.list_all() if args.all_namespaces else plugin.list(), args.incident)
+        if not hotfixes:
+            where = "any namespace" if args.all_namespaces else f"namespace {plugin.namespace}"
+            print(f"error: --incident: no Hotfix of incident {args.incident!r} in {where}", file=stderr)
+            return 1
+    else:
+        hotfixes = [plugin.get(args.name)]
+    incident_id = args.incident or ((hotfixes[0].get("spec") or {}).get("incident") or {}).get("id", "?")
+    report = build_report(
+        incident_id, hotfixes, ReportOptions(prometheus_url=args.prometheus, telemetry=args.telemetry)
+    )
+    if args.output_dir:
+        for path in write_report(report, Path(args.output_dir)):
+            print(f"wrote {path}", file=stdout)
+    else:
+        print(report.markdown, file=stdout, end="")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> int:
@@ -177,7 +239,9 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO = sys.stdout, stderr:
             if args.watch:
                 follow(plugin, args.name, args.watch_timeout, stdout)
         elif args.verb == "report":
-            print(postmortem_markdown(plugin.get(args.name)), file=stdout, end="")
+            return _report(plugin, args, stdout, stderr)
+        elif args.verb == "dashboard":
+            return _dashboard(api_client, namespace, args, stdout)
         else:
             who = args.by or getpass.getuser()
             plugin.annotate(args.name, VERB_ANNOTATIONS[args.verb], who)

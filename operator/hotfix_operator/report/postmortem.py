@@ -43,11 +43,11 @@ def _time_text(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
 
 
-def _table_cell(text: str) -> str:
+def table_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _alert_triggers(status: HotfixStatus) -> list[str]:
+def alert_triggers(status: HotfixStatus) -> list[str]:
     lines = []
     for entry in status.timeline:
         if entry.type == "Decision" and entry.rule not in (None, "healthy", "analysis-pending"):
@@ -94,10 +94,10 @@ def postmortem_markdown(hotfix: dict[str, Any]) -> str:
         "|---|---|---|---|",
     ]
     lines += [
-        f"| {entry.at.strftime('%H:%M:%S')} | {entry.type} | {entry.rule or ''} | {_table_cell(entry.message)} |"
+        f"| {entry.at.strftime('%H:%M:%S')} | {entry.type} | {entry.rule or ''} | {table_cell(entry.message)} |"
         for entry in status.timeline
     ]
-    lines += ["", "## Alert triggers", "", *_alert_triggers(status), "", "## Remediation actions", ""]
+    lines += ["", "## Alert triggers", "", *alert_triggers(status), "", "## Remediation actions", ""]
     actions = [entry for entry in status.timeline if entry.type in ACTION_TYPES]
     lines += [f"- {_time_text(entry.at)}: {entry.type}: {entry.message}" for entry in actions] or ["- None."]
     if status.checkpoints:
