@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -12,6 +13,7 @@ import requests
 from hotfix_operator.cli import kubectl_plugin
 from hotfix_operator.cli.report_command import ReportOptions, build_report, incident_hotfixes
 from hotfix_operator.testbed.operator_process import OperatorProcess
+from hotfix_operator.testbed.processes import free_port
 from hotfix_operator.testbed.stack import TestBedState
 from operator_support import BAD_IMAGE, FIXED_IMAGE, Cluster, hotfix_manifest
 
@@ -84,3 +86,28 @@ def test_incident_report_of_two_hotfixes_rolled_back_together(
     assert math.isclose(auth_impact.failed, by_hand_failed, rel_tol=0.25, abs_tol=5), (auth_impact, by_hand_failed)
     assert auth_impact.excess_failed is not None and auth_impact.excess_failed > 0
     assert auth_impact.breached_seconds.get("errorRate", 0) > 0
+
+
+def test_report_renders_when_prometheus_has_nothing_or_does_not_answer(
+    running_operator: OperatorProcess, cluster: Cluster, testbed_state: TestBedState
+) -> None:
+    cluster.create_deployment("shelf")
+    cluster.apply_hotfix(hotfix_manifest("shelf-fix", ["shelf"], FIXED_IMAGE, stability={"checkpoints": ["10m"]}))
+    cluster.wait_phase("shelf-fix", "Monitoring")
+    hotfix = cluster.hotfix("shelf-fix")
+    # The same Hotfix as if it had run a year ago: Prometheus holds nothing of that time any more.
+    later = datetime.now(UTC) - timedelta(days=365)
+    hotfix["status"]["timeline"] = [dict(entry, at=later.isoformat()) for entry in hotfix["status"]["timeline"]]
+    hotfix["metadata"]["creationTimestamp"] = later.isoformat()
+    gone = build_report("INC-shelf", [hotfix], ReportOptions(prometheus_url=testbed_state.prometheus_url),
+                        now=later + timedelta(minutes=1))  # fmt: skip
+    assert gone.charts and all(chart.plotted == () for chart in gone.charts)
+    assert all("retention" in chart.missing for chart in gone.charts)
+    assert "## Charts" in gone.markdown and "<svg" in gone.html
+    # Prometheus not answering at all: said per chart and for the impact, and the report still renders.
+    unreachable = build_report("INC-shelf", [cluster.hotfix("shelf-fix")],
+                               ReportOptions(prometheus_url=f"http://127.0.0.1:{free_port()}"))  # fmt: skip
+    assert unreachable.charts and all("did not answer" in chart.missing for chart in unreachable.charts)
+    (impact,) = unreachable.impacts
+    assert impact.excess_failed is None and "did not answer" in impact.missing
+    assert "| unknown | unknown |" in unreachable.markdown
