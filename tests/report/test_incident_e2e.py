@@ -96,11 +96,11 @@ def test_report_renders_when_prometheus_has_nothing_or_does_not_answer(
     cluster.wait_phase("shelf-fix", "Monitoring")
     hotfix = cluster.hotfix("shelf-fix")
     # The same Hotfix as if it had run a year ago: Prometheus holds nothing of that time any more.
-    later = datetime.now(UTC) - timedelta(days=365)
-    hotfix["status"]["timeline"] = [dict(entry, at=later.isoformat()) for entry in hotfix["status"]["timeline"]]
-    hotfix["metadata"]["creationTimestamp"] = later.isoformat()
+    a_year_ago = datetime.now(UTC) - timedelta(days=365)
+    hotfix["status"]["timeline"] = [dict(entry, at=a_year_ago.isoformat()) for entry in hotfix["status"]["timeline"]]
+    hotfix["metadata"]["creationTimestamp"] = a_year_ago.isoformat()
     gone = build_report("INC-shelf", [hotfix], ReportOptions(prometheus_url=testbed_state.prometheus_url),
-                        now=later + timedelta(minutes=1))  # fmt: skip
+                        now=a_year_ago + timedelta(minutes=1))  # fmt: skip
     assert gone.charts and all(chart.plotted == () for chart in gone.charts)
     assert all("retention" in chart.missing for chart in gone.charts)
     assert "## Charts" in gone.markdown and "<svg" in gone.html
