@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -156,6 +156,14 @@ class ControllerCore:
         del self._own_writes[key]
         return live
 
+    def watched(self, namespace: str, name: str, body: Mapping[str, Any]) -> None:
+        """The watch delivered this version: drop our own last write if it is no newer, rather than keep a
+        second copy of every Hotfix until its next step (one interval, for thousands of Hotfixes)."""
+        key = f"{namespace}/{name}"
+        own = self._own_writes.get(key)
+        if own is not None and _resource_version(own) <= _resource_version(body):
+            del self._own_writes[key]
+
     def _kstatus_conditions(self, step: Step) -> None:
         """Ready, Reconciling and Stalled from the phase, in the shape kstatus (Flux) reads."""
         if step.status.phase is None:
@@ -293,7 +301,7 @@ class ControllerCore:
         return report
 
 
-def _resource_version(body: dict[str, Any]) -> int:
+def _resource_version(body: Mapping[str, Any]) -> int:
     """etcd's revision behind ``resourceVersion``: ordered, as the Kubernetes API itself compares them for
     watches from etcd; an unreadable one counts as oldest."""
     try:

@@ -172,13 +172,15 @@ def _quiet_claim_tracking(record: logging.LogRecord) -> bool:
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
 def track_claims(event: dict[str, Any], namespace: str, name: str, body: kopf.Body, **_: Any) -> None:
-    """Which Hotfix holds which Deployments, from the watch itself (one Hotfix per Deployment at a time)."""
+    """Which Hotfix holds which Deployments, from the watch itself (one Hotfix per Deployment at a time); and
+    the moment the watch delivers our own last write, the copy of it is no longer needed."""
     controller = RUNTIME.controller
     assert controller is not None
     if event.get("type") == "DELETED":
         controller.claims.gone(namespace, name)
     else:
         controller.claims.seen(namespace, dict(body))
+        controller.watched(namespace, name, body)
 
 
 @kopf.on.probe(id="hotfixes")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hotfix_operator.api.status import HotfixStatus, Phase
+from hotfix_operator.api.status import Phase
 
 # The phases in which a Hotfix may still patch or undo its Deployments (a Hotfix without a phase is new).
 ACTING_PHASES = frozenset(
@@ -74,7 +74,15 @@ def claim_of(body: dict[str, Any]) -> Claim:
     deployments = frozenset(
         t["deployment"] for t in targets if isinstance(t, dict) and isinstance(t.get("deployment"), str)
     )
-    return Claim(metadata["name"], created, HotfixStatus.from_api(body.get("status")).phase, deployments)
+    return Claim(metadata["name"], created, _phase((body.get("status") or {}).get("phase")), deployments)
+
+
+def _phase(value: object) -> Phase | None:
+    # Read on every watch event: the phase alone, not the whole status through the model.
+    try:
+        return Phase(value) if value else None
+    except ValueError:
+        return None
 
 
 class ClaimBook:
