@@ -150,20 +150,22 @@ def hotfix_events(api_client: client.ApiClient, namespace: str) -> int:
     return sum(event.count or 1 for event in events.items)
 
 
-def load(
-    bed: TestBed, api_client: client.ApiClient, operator: OperatorProcess
-) -> tuple[float, float, float, dict[str, float]]:
-    namespace = "bench-load"
+def create_load(api_client: client.ApiClient, namespace: str, count: int, interval: str) -> None:
+    """``count`` Deployments of one replica, each with a good Hotfix that stays in Monitoring for an hour."""
     client.CoreV1Api(api_client).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
     cluster = Cluster(api_client, namespace)
     apps = client.AppsV1Api(api_client)
-    for index in range(LOAD_HOTFIXES):
+    for index in range(count):
         apps.create_namespaced_deployment(namespace, deployment_manifest(f"svc-{index}", replicas=1))
-    for index in range(LOAD_HOTFIXES):
+    for index in range(count):
         body = hotfix_manifest(f"fix-{index}", [f"svc-{index}"], FIXED_IMAGE, stability={"checkpoints": ["1h"]})
-        body["spec"]["analysis"]["interval"] = LOAD_INTERVAL
+        body["spec"]["analysis"]["interval"] = interval
         cluster.apply_hotfix(body)
-    deadline = time.monotonic() + 600
+
+
+def wait_monitoring(api_client: client.ApiClient, namespace: str, count: int, timeout: float = 600) -> int:
+    """Wait until every Hotfix is in Monitoring with a first decision; returns how many are."""
+    deadline = time.monotonic() + timeout
     monitoring = 0
     while time.monotonic() < deadline:
         items = client.CustomObjectsApi(api_client).list_namespaced_custom_object(
@@ -173,10 +175,19 @@ def load(
             (item.get("status") or {}).get("phase") == "Monitoring" and bool((item.get("status") or {}).get("decision"))
             for item in items
         )
-        if monitoring == LOAD_HOTFIXES:
+        if monitoring == count:
             break
         time.sleep(2)
-    print(f"  {monitoring} of {LOAD_HOTFIXES} Hotfixes monitoring with a first decision")
+    print(f"  {monitoring} of {count} Hotfixes monitoring with a first decision")
+    return monitoring
+
+
+def load(
+    bed: TestBed, api_client: client.ApiClient, operator: OperatorProcess
+) -> tuple[float, float, float, dict[str, float]]:
+    namespace = "bench-load"
+    create_load(api_client, namespace, LOAD_HOTFIXES, LOAD_INTERVAL)
+    wait_monitoring(api_client, namespace, LOAD_HOTFIXES)
     # Steady: one more interval, so that the decision of the first analysis with enough data is noted too.
     time.sleep(parse_duration(LOAD_INTERVAL).total_seconds())
     assert operator.process is not None

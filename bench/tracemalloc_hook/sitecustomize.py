@@ -1,0 +1,39 @@
+"""Loaded by Python at start-up when this folder is on PYTHONPATH (bench/profile_memory.py puts it there for
+the operator's process only): SIGUSR2 starts tracing, so the start-up's imports are neither slowed nor
+counted; SIGUSR1 writes where the memory allocated since then went to HOTFIX_TRACEMALLOC_OUT."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tracemalloc
+from types import FrameType
+
+TOP = 40
+FRAMES = 8
+
+
+def _start(signum: int, frame: FrameType | None) -> None:
+    tracemalloc.start(FRAMES)
+
+
+def _dump(signum: int, frame: FrameType | None) -> None:
+    snapshot = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap>")]
+    )
+    current, peak = tracemalloc.get_traced_memory()
+    lines = [f"traced now {current / 2**20:.1f} MiB, peak {peak / 2**20:.1f} MiB", "", "by file:"]
+    lines += [str(stat) for stat in snapshot.statistics("filename")[:TOP]]
+    lines += ["", "by line:"]
+    lines += [str(stat) for stat in snapshot.statistics("lineno")[:TOP]]
+    lines += ["", "largest by traceback:"]
+    for stat in snapshot.statistics("traceback")[:8]:
+        lines.append(f"{stat.size / 2**20:.1f} MiB in {stat.count} blocks")
+        lines += [f"    {line}" for line in stat.traceback.format()[-12:]]
+    with open(os.environ["HOTFIX_TRACEMALLOC_OUT"], "w") as out:
+        out.write("\n".join(lines) + "\n")
+
+
+if os.environ.get("HOTFIX_TRACEMALLOC_OUT"):
+    signal.signal(signal.SIGUSR2, _start)
+    signal.signal(signal.SIGUSR1, _dump)
