@@ -4,13 +4,14 @@ counted; SIGUSR1 writes where the memory allocated since then went to HOTFIX_TRA
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import tracemalloc
 from types import FrameType
 
 TOP = 40
-FRAMES = 8
+FRAMES = int(os.environ.get("HOTFIX_TRACEMALLOC_FRAMES", "8"))
 
 
 def _start(signum: int, frame: FrameType | None) -> None:
@@ -18,6 +19,7 @@ def _start(signum: int, frame: FrameType | None) -> None:
 
 
 def _dump(signum: int, frame: FrameType | None) -> None:
+    gc.collect()  # count what is still referenced, not what a collection would free
     snapshot = tracemalloc.take_snapshot().filter_traces(
         [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap>")]
     )
@@ -29,7 +31,7 @@ def _dump(signum: int, frame: FrameType | None) -> None:
     lines += ["", "largest by traceback:"]
     for stat in snapshot.statistics("traceback")[:8]:
         lines.append(f"{stat.size / 2**20:.1f} MiB in {stat.count} blocks")
-        lines += [f"    {line}" for line in stat.traceback.format()[-12:]]
+        lines += [f"    {line}" for line in stat.traceback.format()[-2 * FRAMES :]]
     with open(os.environ["HOTFIX_TRACEMALLOC_OUT"], "w") as out:
         out.write("\n".join(lines) + "\n")
 

@@ -131,9 +131,9 @@ async def drive_hotfix(
     while not stopped:
         try:
             # Kopf keeps the daemon's body live from the watch: a step reads no object of its own. A copy,
-            # so that the step never sees the watch change it half-way.
-            current = controller.freshest(copy.deepcopy(dict(body)))
-            delay = await controller.reconcile(current, logger)
+            # so that the step never sees the watch change it half-way; passed, not kept, so that it is not
+            # held while the daemon sleeps (a copy per Hotfix, thousands of them).
+            delay = await controller.reconcile(controller.freshest(copy.deepcopy(dict(body))), logger)
         except HotfixGone:
             controller.forget(namespace, name)
             return
