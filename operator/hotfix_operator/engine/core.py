@@ -122,6 +122,8 @@ class ControllerCore:
         self._last_writes: dict[str, float] = {}
         # The object as our last write returned it, until the watch has delivered that version or a newer.
         self._own_writes: dict[str, dict[str, Any]] = {}
+        # The newest resourceVersion the watch delivered, per Hotfix.
+        self._watched_versions: dict[str, int] = {}
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -137,7 +139,10 @@ class ControllerCore:
         last_write = self._last_writes.get(step.key)
         age = None if last_write is None else time.monotonic() - last_write
         if needs_write(step.written, status, age, self.config.status_detail_seconds):
-            self._own_writes[step.key] = await self._io(self.hotfixes.write_status, step.body, status)
+            written = await self._io(self.hotfixes.write_status, step.body, status)
+            # The watch may deliver this write before the step resumes here: keep a copy only if it did not.
+            if _resource_version(written) > self._watched_versions.get(step.key, 0):
+                self._own_writes[step.key] = written
             step.written = status
             self._last_writes[step.key] = time.monotonic()
         if step.status.phase is not None:
@@ -160,8 +165,11 @@ class ControllerCore:
         """The watch delivered this version: drop our own last write if it is no newer, rather than keep a
         second copy of every Hotfix until its next step (one interval, for thousands of Hotfixes)."""
         key = f"{namespace}/{name}"
+        if key not in self._last_writes:
+            return  # not written by this process, or settled: nothing to compare, nothing to keep
+        version = self._watched_versions[key] = _resource_version(body)
         own = self._own_writes.get(key)
-        if own is not None and _resource_version(own) <= _resource_version(body):
+        if own is not None and _resource_version(own) <= version:
             del self._own_writes[key]
 
     def _kstatus_conditions(self, step: Step) -> None:
@@ -217,6 +225,7 @@ class ControllerCore:
         """The Hotfix needs no more steps: keep nothing of its writes (thousands may finish in a day)."""
         self._last_writes.pop(f"{namespace}/{name}", None)
         self._own_writes.pop(f"{namespace}/{name}", None)
+        self._watched_versions.pop(f"{namespace}/{name}", None)
 
     def forget(self, namespace: str, name: str) -> None:
         """The Hotfix is gone: resolve its alerts and drop it from the phase gauge."""
