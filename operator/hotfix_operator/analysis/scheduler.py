@@ -30,6 +30,14 @@ def next_boundary(now: float, interval: float) -> float:
     return float(math.ceil((math.floor(now / interval) + 1) * interval))
 
 
+def until_just_before_boundary(now: float, interval: float) -> float:
+    """Seconds to sleep so that a step started then joins the batch of the next boundary: a quarter of the
+    interval (at most a second) ahead of it, so that a late wake-up still makes it."""
+    interval = max(interval, 1.0)
+    margin = min(1.0, interval / 4)
+    return max(next_boundary(now, interval) - now - margin, 0.0)
+
+
 @dataclass
 class _Batch:
     requests: dict[str, AnalysisRequest] = field(default_factory=dict)

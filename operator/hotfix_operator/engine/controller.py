@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from typing import Any
 
+from hotfix_operator.analysis.scheduler import until_just_before_boundary
 from hotfix_operator.api.models import SpecError, parse_spec
 from hotfix_operator.api.status import TERMINAL_PHASES, HotfixStatus, Phase, append_timeline
 from hotfix_operator.engine.alerting import AlertRulePublishing
@@ -14,6 +16,9 @@ from hotfix_operator.engine.monitoring import MonitoringPhases
 from hotfix_operator.engine.rollback import RollbackPhases
 from hotfix_operator.engine.start import StartPhases
 from hotfix_operator.rules.lifecycle import ABORT_REQUEST
+
+# Phases whose step waits for the next aligned analysis.
+ANALYSED_PHASES = frozenset({Phase.MONITORING, Phase.FORWARD_FIX_PENDING})
 
 
 class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRulePublishing):
@@ -65,4 +70,11 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
         # Before the write: a terminal phase's own status event ends this daemon, possibly at that await.
         self._sync_people_alerts(step.body, step.spec, step.status)
         await self._save(step)
-        return None if step.status.phase in TERMINAL_PHASES else delay
+        if step.status.phase in TERMINAL_PHASES:
+            return None
+        if delay == 0.0 and step.status.phase in ANALYSED_PHASES and phase in ANALYSED_PHASES:
+            # The next step's analysis runs at the next interval boundary: sleep until just before it rather
+            # than wait for it inside the step, which would hold the step's copy of the Hotfix all along
+            # (a copy for every Hotfix at once, thousands of them).
+            return until_just_before_boundary(time.time(), step.spec.analysis.interval.total_seconds())
+        return delay

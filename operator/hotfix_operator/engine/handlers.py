@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 import random
 from dataclasses import dataclass, field
@@ -130,10 +129,11 @@ async def drive_hotfix(
     assert controller is not None
     while not stopped:
         try:
-            # Kopf keeps the daemon's body live from the watch: a step reads no object of its own. A copy,
-            # so that the step never sees the watch change it half-way; passed, not kept, so that it is not
-            # held while the daemon sleeps (a copy per Hotfix, thousands of them).
-            delay = await controller.reconcile(controller.freshest(copy.deepcopy(dict(body))), logger)
+            # Kopf keeps the daemon's body live from the watch: a step reads no object of its own. Kopf swaps
+            # in each new event's object rather than changing the old one, so the top-level snapshot is
+            # stable for the whole step without a deep copy (a second copy of every Hotfix while its step
+            # waits for the analysis); passed, not kept, so that it is not held while the daemon sleeps.
+            delay = await controller.reconcile(controller.freshest(dict(body)), logger)
         except HotfixGone:
             controller.forget(namespace, name)
             return
