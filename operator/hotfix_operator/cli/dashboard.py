@@ -9,6 +9,7 @@ routes exist: nothing here can change the cluster.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -147,17 +148,18 @@ INCIDENT_SCRIPT = LIST_SCRIPT.replace(
 
 
 def _page(title: str, script: str, **constants: str) -> web.Response:
-    declared = "".join(f"const {name} = {json.dumps(value)};\n" for name, value in constants.items())
-    text = PAGE.format(title=_escape(title), refresh=REFRESH_MS, script=declared + script)
+    # The constants come from the URL (an incident id): never let one close the script element.
+    declared = "".join(
+        f"const {name} = {json.dumps(value).replace('<', chr(92) + 'u003c')};\n" for name, value in constants.items()
+    )
+    text = PAGE.format(title=html.escape(title), refresh=REFRESH_MS, script=declared + script)
     return web.Response(text=text, content_type="text/html")
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 class Dashboard:
-    def __init__(self, reader: HotfixReader, options: ReportOptions, clock: Callable[[], datetime] | None = None):
+    def __init__(
+        self, reader: HotfixReader, options: ReportOptions, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.reader = reader
         self.options = options
         self.clock = clock or (lambda: datetime.now(UTC))
