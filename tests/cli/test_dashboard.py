@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from hotfix_operator.cli.dashboard import _page, row
+import asyncio
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+from kubernetes.client.exceptions import ApiException
+
+from hotfix_operator.cli.dashboard import Dashboard, HotfixReader, _page, row
+from hotfix_operator.cli.report_command import ReportOptions
 
 
 def test_a_crafted_incident_id_cannot_close_the_script() -> None:
@@ -22,3 +29,29 @@ def test_a_row_is_what_the_list_shows() -> None:
     assert row(hotfix) == {"namespace": "prod", "name": "auth-fix", "incident": "INC-1", "phase": "Monitoring",
                            "rule": "healthy", "analysis": "ok", "created": "2026-11-23T10:00:00Z"}  # fmt: skip
     assert row({"metadata": {"namespace": "prod", "name": "new"}})["phase"] == "Pending"
+
+
+class RefusingReader(HotfixReader):
+    """What a kubeconfig without rights on the namespace gets from the API server."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status, self.reason = status, reason
+
+    def list(self) -> list[dict[str, Any]]:
+        raise ApiException(status=self.status, reason=self.reason)
+
+    def get(self, namespace: str, name: str) -> dict[str, Any]:
+        raise ApiException(status=self.status, reason=self.reason)
+
+
+def test_a_refused_read_is_passed_on_with_its_status() -> None:
+    async def answers() -> list[tuple[int, str]]:
+        results = []
+        for status, reason, path in ((403, "Forbidden", "/api/hotfixes"), (404, "Not Found", "/api/hotfixes/a/b")):
+            board = Dashboard(RefusingReader(status, reason), ReportOptions())
+            async with TestClient(TestServer(board.app())) as http:
+                response = await http.get(path)
+                results.append((response.status, (await response.json())["error"]))
+        return results
+
+    assert asyncio.run(answers()) == [(403, "403 Forbidden"), (404, "404 Not Found")]

@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from hotfix_operator.api.history import HotfixHistory, Marker, MetricSeries, RequestCounts
+from hotfix_operator.cli.report_command import ReportOptions, build_report
 from hotfix_operator.report.charts import render_chart
 from hotfix_operator.report.incident import PROMPT, incident_report
 
@@ -85,3 +86,11 @@ def test_one_document_for_every_hotfix_of_the_incident() -> None:
     assert page.external == []  # self-contained: the chart is inline
     assert report.html.count("<svg") == 1 and "<img" not in report.html
     assert "<table>" in report.html
+
+
+def test_a_hotfix_whose_spec_failed_still_has_its_place_in_the_report() -> None:
+    broken = hotfix("odd-fix", "odd", "Failed", "healthy")
+    broken["spec"]["targets"] = [{"deployment": "Not A Name"}]
+    report = build_report("INC-9", [broken], ReportOptions(prometheus_url="http://127.0.0.1:9"))
+    assert report.charts == () and report.unavailable and report.unavailable[0].startswith("invalid spec:")
+    assert "prod/odd-fix: no charts: invalid spec:" in report.markdown

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,7 +83,7 @@ function table(headers, rows) {{
 function phaseCell(phase) {{ const td = cell(phase); td.className = "phase-" + phase; return td; }}
 async function load(url) {{
   const response = await fetch(url);
-  if (!response.ok) throw new Error(url + ": " + response.status);
+  if (!response.ok) throw new Error(url + ": " + (await response.text()));
   return response.json();
 }}
 {script}
@@ -101,8 +101,9 @@ function render(rows) {
   ])));
   content.dataset.loaded = String(Date.now());
 }
+function shown(error) { document.getElementById("content").textContent = String(error); }
 async function refresh() { render(await load(SOURCE)); }
-refresh(); setInterval(refresh, REFRESH_MS);
+refresh().catch(shown); setInterval(() => refresh().catch(shown), REFRESH_MS);
 """
 
 HOTFIX_SCRIPT = """
@@ -134,8 +135,9 @@ async function renderCharts() {
   }));
   charts.dataset.loaded = String(Date.now());
 }
+function shown(error) { document.getElementById("content").textContent = String(error); }
 async function refresh() { render(await load(SOURCE)); }
-refresh().then(renderCharts); setInterval(refresh, REFRESH_MS);
+refresh().then(renderCharts).catch(shown); setInterval(() => refresh().catch(shown), REFRESH_MS);
 """
 
 INCIDENT_SCRIPT = LIST_SCRIPT.replace(
@@ -165,7 +167,7 @@ class Dashboard:
         self.clock = clock or (lambda: datetime.now(UTC))
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[api_errors])
         app.router.add_get("/", self.list_page)
         app.router.add_get("/api/hotfixes", self.list_api)
         app.router.add_get("/hotfixes/{namespace}/{name}", self.hotfix_page)
@@ -196,8 +198,7 @@ class Dashboard:
         incident_id = ((hotfix.get("spec") or {}).get("incident") or {}).get("id", "?")
         report = await asyncio.to_thread(build_report, incident_id, [hotfix], self.options, self.clock())
         charts = [
-            {"title": f"{chart.target} {chart.metric}", "svg": chart.svg[chart.svg.index("<svg") :],
-             "missing": chart.missing}
+            {"title": f"{chart.target} {chart.metric}", "svg": chart.inline_svg, "missing": chart.missing}
             for chart in report.charts
         ]  # fmt: skip
         return web.json_response({"unavailable": " ".join(report.unavailable), "charts": charts})
@@ -222,13 +223,18 @@ class Dashboard:
         return web.Response(text=report.html, content_type="text/html")
 
     async def _get(self, request: web.Request) -> dict[str, Any]:
-        namespace, name = request.match_info["namespace"], request.match_info["name"]
-        try:
-            return await asyncio.to_thread(self.reader.get, namespace, name)
-        except client.exceptions.ApiException as error:
-            if error.status == 404:
-                raise web.HTTPNotFound(text=f"hotfix {namespace}/{name} not found") from None
-            raise
+        return await asyncio.to_thread(self.reader.get, request.match_info["namespace"], request.match_info["name"])
+
+
+@web.middleware
+async def api_errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Any:
+    """The API server's refusal, passed on as it is: a Hotfix that is gone is 404, a namespace the user's
+    kubeconfig may not read is 403, never a dashboard error."""
+    try:
+        return await handler(request)
+    except client.exceptions.ApiException as error:
+        status = error.status if 400 <= (error.status or 0) < 600 else 502
+        return web.json_response({"error": f"{error.status} {error.reason}", "path": request.path}, status=status)
 
 
 def serve(dashboard: Dashboard, address: str, port: int, on_ready: Callable[[str], None]) -> None:

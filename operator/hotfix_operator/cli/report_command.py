@@ -9,13 +9,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotfix_operator.api.history import HotfixHistory
-from hotfix_operator.api.models import HotfixSpec
+from hotfix_operator.api.models import SpecError, parse_spec
 from hotfix_operator.report.charts import Chart, render_chart
 from hotfix_operator.report.facts import markers, query_window
 from hotfix_operator.report.incident import IncidentReport, incident_report
+
+if TYPE_CHECKING:
+    from hotfix_operator.analysis.history import HistoryReader
 
 PROMETHEUS_ENV = "HOTFIX_PROMETHEUS_URL"
 
@@ -32,30 +35,42 @@ def incident_hotfixes(hotfixes: Sequence[dict[str, Any]], incident_id: str) -> l
     return sorted(chosen, key=lambda h: (h.get("metadata") or {}).get("creationTimestamp") or "")
 
 
-def _history(hotfix: dict[str, Any], options: ReportOptions, now: datetime) -> HotfixHistory:
-    metadata = hotfix.get("metadata") or {}
-    key = f"{metadata.get('namespace')}/{metadata.get('name')}"
-    start, end = query_window(hotfix, now)
-    marked = markers(hotfix)
+def _reader(options: ReportOptions) -> HistoryReader | None:
+    """One Prometheus reader for the whole report; None when no Prometheus was given."""
     url = options.prometheus_url or os.environ.get(PROMETHEUS_ENV, "")
     if not url:
-        reason = f"no Prometheus given: pass --prometheus URL (or set {PROMETHEUS_ENV}) for charts and impact"
-        return HotfixHistory(hotfix=key, start=start, end=end, markers=marked, unavailable=reason)
+        return None
     # Imported here: the Prometheus client is needed only when there is a Prometheus to ask.
     from hotfix_operator.analysis.history import HistoryReader
     from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, PrometheusSettings, connect
     from hotfix_operator.analysis.queries import QuerySettings
 
-    analyzer = PrometheusAnalyzer(connect(PrometheusSettings(url=url)), QuerySettings(default_preset=options.telemetry))
-    spec = HotfixSpec.model_validate(hotfix.get("spec") or {})
-    return HistoryReader(analyzer).history(key, metadata.get("namespace", "default"), spec, start, end, marked)
+    settings = QuerySettings(default_preset=options.telemetry)
+    return HistoryReader(PrometheusAnalyzer(connect(PrometheusSettings(url=url)), settings))
+
+
+def _history(hotfix: dict[str, Any], reader: HistoryReader | None, now: datetime) -> HotfixHistory:
+    metadata = hotfix.get("metadata") or {}
+    key = f"{metadata.get('namespace')}/{metadata.get('name')}"
+    start, end = query_window(hotfix, now)
+    marked = markers(hotfix)
+    if reader is None:
+        reason = f"no Prometheus given: pass --prometheus URL (or set {PROMETHEUS_ENV}) for charts and impact"
+        return HotfixHistory(hotfix=key, start=start, end=end, markers=marked, unavailable=reason)
+    try:
+        spec = parse_spec(hotfix.get("spec") or {})
+    except SpecError as error:
+        # A Hotfix that failed on its spec still belongs in the report, without the queries it cannot name.
+        return HotfixHistory(hotfix=key, start=start, end=end, markers=marked, unavailable=f"invalid spec: {error}")
+    return reader.history(key, metadata.get("namespace", "default"), spec, start, end, marked)
 
 
 def build_report(
     incident_id: str, hotfixes: Sequence[dict[str, Any]], options: ReportOptions, now: datetime | None = None
 ) -> IncidentReport:
     now = now or datetime.now(UTC)
-    histories = [_history(hotfix, options, now) for hotfix in hotfixes]
+    reader = _reader(options)
+    histories = [_history(hotfix, reader, now) for hotfix in hotfixes]
     charts: list[Chart] = [
         render_chart(series, history.markers, history.start, history.end)
         for history in histories

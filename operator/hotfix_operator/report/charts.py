@@ -40,6 +40,11 @@ class Chart:
     missing: str = ""
 
     @property
+    def inline_svg(self) -> str:
+        """The SVG without its XML prolog, to sit inside an HTML page."""
+        return self.svg[self.svg.index("<svg") :]
+
+    @property
     def file_name(self) -> str:
         return f"{self.target.replace('/', '_')}-{self.metric}.svg"
 

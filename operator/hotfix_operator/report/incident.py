@@ -8,6 +8,7 @@ know (root cause, why it was not caught, what was skipped, lessons learned) is l
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -227,21 +228,13 @@ code { font-size: 0.85rem; word-break: break-all; } figure.chart svg { width: 10
 """
 
 
-def _inline_svg(svg: str) -> str:
-    """matplotlib's SVG without its XML prolog, to sit inside the HTML."""
-    return svg[svg.index("<svg") :]
-
-
 def _html(incident_id: str, text: str, charts: Sequence[Chart]) -> str:
     body = markdown.markdown(text, extensions=["tables"])
     for chart in charts:
-        image = f'src="charts/{chart.file_name}"'
-        start = body.find("<img")
-        while start != -1 and image not in body[start : body.index(">", start)]:
-            start = body.find("<img", start + 1)
-        if start != -1:
-            end = body.index(">", start) + 1
-            body = body[:start] + f'<figure class="chart">{_inline_svg(chart.svg)}</figure>' + body[end:]
+        # Each chart's image link, as Markdown rendered it, becomes the chart itself: one self-contained file.
+        image = re.compile(rf'<img[^>]*src="charts/{re.escape(chart.file_name)}"[^>]*>')
+        figure = f'<figure class="chart">{chart.inline_svg}</figure>'
+        body = image.sub(lambda _, figure=figure: figure, body, count=1)  # a function: the SVG is taken as is
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
         f"<title>Incident report: {html.escape(incident_id)}</title><style>{STYLE}</style></head>"
