@@ -17,6 +17,7 @@ from hotfix_operator.testbed.stack import TestBedState
 
 REPO = Path(__file__).resolve().parents[1]
 CRD_PATH = REPO / "crds" / "hotfix.yaml"
+POLICY_CRD_PATH = REPO / "crds" / "hotfixpolicy.yaml"
 
 
 def kubectl(state: TestBedState, *args: str) -> str:
@@ -46,8 +47,13 @@ class PrometheusQuery:
 PROMETHEUS_RULE_CRD_PATH = Path(__file__).resolve().parent / "fixtures" / "prometheusrule-crd.yaml"
 
 
-def install_crd(api_client: client.ApiClient, path: Path = CRD_PATH) -> None:
-    """Install a CRD (the Hotfix CRD by default; idempotently) and wait until the API server serves it."""
+def install_crd(api_client: client.ApiClient, path: Path | None = None) -> None:
+    """Install a CRD (idempotently) and wait until the API server serves it; by default the project's own
+    two, Hotfix and HotfixPolicy (the operator watches both)."""
+    if path is None:
+        for own in (CRD_PATH, POLICY_CRD_PATH):
+            install_crd(api_client, own)
+        return
     document = yaml.safe_load(path.read_text())
     try:
         utils.create_from_dict(api_client, document)

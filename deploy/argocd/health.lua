@@ -13,7 +13,7 @@ if obj.status.decision ~= nil and obj.status.decision.reason ~= nil then
   message = phase .. ": " .. obj.status.decision.reason
 end
 hs.message = message
-if phase == "Stable" then
+if phase == "Stable" or phase == "Superseded" then
   hs.status = "Healthy"
 elseif phase == "AwaitingApproval" then
   hs.status = "Suspended"

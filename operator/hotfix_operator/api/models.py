@@ -174,6 +174,16 @@ class Target(ApiModel):
         ]
         | None
     ) = None
+    # Observe mode only: the revision before the change, when the change was applied before the Hotfix
+    # existed (a policy's guard). It is the rollback target, and any later revision is the change.
+    from_revision: int | None = Field(default=None, ge=1, strict=True)
+
+    @field_validator("from_revision")
+    @classmethod
+    def _from_revision_observes(cls, from_revision: int | None, info: ValidationInfo) -> int | None:
+        if from_revision is not None and info.data.get("images") is not None:
+            raise ValueError("fromRevision is only meaningful without images (observe mode)")
+        return from_revision
 
     @property
     def observe_only(self) -> bool:

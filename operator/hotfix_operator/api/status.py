@@ -38,10 +38,12 @@ class Phase(StrEnum):
     ESCALATED = "Escalated"
     STABLE = "Stable"
     FAILED = "Failed"
+    # A policy's guard whose Deployment changed again: the guard of the newer revision took over.
+    SUPERSEDED = "Superseded"
 
 
 # No further automatic action in these; RolledBack still watches for its template coming back.
-TERMINAL_PHASES = frozenset({Phase.ESCALATED, Phase.STABLE, Phase.FAILED})
+TERMINAL_PHASES = frozenset({Phase.ESCALATED, Phase.STABLE, Phase.FAILED, Phase.SUPERSEDED})
 
 
 class StatusModel(BaseModel):

@@ -118,7 +118,7 @@ def _watched_line(hotfix: dict[str, Any]) -> tuple[str, ...]:
 
 
 # Watching one Hotfix ends when it does, as `kubectl rollout status` does.
-DONE_PHASES = frozenset({"Stable", "RolledBack", "Escalated", "Failed"})
+DONE_PHASES = frozenset({"Stable", "RolledBack", "Escalated", "Failed", "Superseded"})
 
 
 def follow(plugin: Plugin, name: str | None, timeout_seconds: int | None, stdout: TextIO) -> None:

@@ -50,6 +50,16 @@ def _env_flag(name: str, default: str = "false") -> bool:
     return value in ("true", "1")
 
 
+def _positive_int(name: str, value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ValueError(f"{name}: expected a whole number of at least 1, not {value!r}")
+    return number
+
+
 def _env_path(name: str) -> Path | None:
     value = os.environ.get(name)
     return Path(value) if value else None
@@ -171,6 +181,9 @@ class OperatorConfig:
     # The numbers of an unchanged analysis are written at most this often (a changed phase, decision,
     # condition status or reason, checkpoint or timeline entry is written at once).
     status_detail_seconds: float = 60.0
+    # The cluster-wide circuit breaker on policy guards' automatic rollbacks (each policy has its own too).
+    guard_max_rollbacks: int = 10
+    guard_rollback_window: timedelta = timedelta(minutes=10)
 
     @classmethod
     def from_environment(cls) -> OperatorConfig:
@@ -205,4 +218,6 @@ class OperatorConfig:
             metrics_port=int(env("HOTFIX_METRICS_PORT", "8080")),
             metrics_address=env("HOTFIX_METRICS_ADDRESS", "0.0.0.0"),
             status_detail_seconds=float(env("HOTFIX_STATUS_DETAIL_SECONDS", "60")),
+            guard_max_rollbacks=_positive_int("HOTFIX_GUARD_MAX_ROLLBACKS", env("HOTFIX_GUARD_MAX_ROLLBACKS", "10")),
+            guard_rollback_window=parse_duration(env("HOTFIX_GUARD_ROLLBACK_WINDOW", "10m")),
         )

@@ -15,7 +15,7 @@ from hotfix_operator.engine.core import Step, utcnow
 from hotfix_operator.engine.monitoring import MonitoringPhases
 from hotfix_operator.engine.rollback import RollbackPhases
 from hotfix_operator.engine.start import StartPhases
-from hotfix_operator.rules.lifecycle import ABORT_REQUEST
+from hotfix_operator.rules.lifecycle import ABORT_REQUEST, SUPERSEDED_BY
 
 # Phases whose step waits for the next aligned analysis.
 ANALYSED_PHASES = frozenset({Phase.MONITORING, Phase.FORWARD_FIX_PENDING})
@@ -56,6 +56,13 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
             await self._save(step)
             return None
         phase = status.phase or Phase.PENDING
+        superseded_by = step.annotations.get(SUPERSEDED_BY)
+        if superseded_by and phase is not Phase.ROLLING_BACK:
+            # A rollback under way is never stopped half-way: it is superseded once it has ended.
+            self._superseded(step, superseded_by)
+            self._sync_people_alerts(step.body, step.spec, step.status)
+            await self._save(step)
+            return None
         handlers = {
             Phase.PENDING: self._pending,
             Phase.AWAITING_APPROVAL: self._awaiting_approval,

@@ -26,6 +26,7 @@ from hotfix_operator.api.models import HotfixSpec
 from hotfix_operator.api.significance import needs_write
 from hotfix_operator.api.status import AnalysisState, HotfixStatus, Phase, append_timeline, set_condition
 from hotfix_operator.engine.config import DEFAULT_ENDPOINT, OperatorConfig
+from hotfix_operator.engine.guarding import PolicyGuarding
 from hotfix_operator.engine.metrics import OperatorMetrics
 from hotfix_operator.kube.deployments import DeploymentClient
 from hotfix_operator.kube.hotfixes import HotfixClient
@@ -118,6 +119,7 @@ class ControllerCore:
         self.config = config
         self.phases: dict[str, str] = {}
         self.claims = ClaimBook()
+        self.guarding = PolicyGuarding(tenants, hotfixes, self.claims, post_event, config)
         # When each Hotfix's status was last written by this process (monotonic seconds).
         self._last_writes: dict[str, float] = {}
         # The object as our last write returned it, until the watch has delivered that version or a newer.
@@ -215,6 +217,13 @@ class ControllerCore:
         self.metrics.escalations.labels(reason=reason).inc()
         self._note(step, "Escalated", f"{message}; a person must act, no further automatic action", warning=True,
                    notify=True)  # fmt: skip
+
+    def _superseded(self, step: Step, newer: str) -> None:
+        deployments = ", ".join(target.deployment for target in step.spec.targets)
+        message = f"{deployments} changed again: Hotfix {newer} guards the newer revision"
+        self._set_phase(step, Phase.SUPERSEDED)
+        self._condition(step, "Succeeded", "False", "Superseded", message)
+        self._note(step, "Superseded", message)
 
     def _fail(self, step: Step, reason: str, message: str) -> None:
         self._set_phase(step, Phase.FAILED)

@@ -19,6 +19,7 @@ from kubernetes import client, config
 from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, connect
 from hotfix_operator.analysis.scheduler import AnalysisScheduler
 from hotfix_operator.api.models import GROUP, PLURAL, VERSION, SpecError, parse_spec
+from hotfix_operator.api.policy import POLICY_PLURAL
 from hotfix_operator.api.status import TERMINAL_PHASES, HotfixStatus, Phase
 from hotfix_operator.engine.config import OperatorConfig
 from hotfix_operator.engine.controller import HotfixController
@@ -165,9 +166,14 @@ def retry_delay(error: Exception, namespace: str, name: str, logger: logging.Log
     return delay
 
 
+# Event handlers run on every watch event; Kopf's line per success would drown the log.
+QUIET_HANDLERS = ("track_claims", "track_policies", "guard_deployments")
+
+
 def _quiet_claim_tracking(record: logging.LogRecord) -> bool:
     """Kopf logs each event handler's success; for the claim book that is a line per status write."""
-    return "'track_claims' succeeded" not in record.getMessage()
+    message = record.getMessage()
+    return not any(f"'{handler}' succeeded" in message for handler in QUIET_HANDLERS)
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
@@ -178,9 +184,40 @@ def track_claims(event: dict[str, Any], namespace: str, name: str, body: kopf.Bo
     assert controller is not None
     if event.get("type") == "DELETED":
         controller.claims.gone(namespace, name)
+        controller.guarding.hotfix_gone(namespace, name)
     else:
         controller.claims.seen(namespace, dict(body))
+        controller.guarding.hotfix_seen(namespace, body)
         controller.watched(namespace, name, body)
+
+
+@kopf.on.event(GROUP, VERSION, POLICY_PLURAL)
+def track_policies(event: dict[str, Any], namespace: str, name: str, body: kopf.Body, **_: Any) -> None:
+    """The policies by namespace, from the watch; a policy whose spec does not parse says so in an Event."""
+    controller = RUNTIME.controller
+    assert controller is not None
+    if event.get("type") == "DELETED":
+        controller.guarding.policy_gone(namespace, name)
+        return
+    known = controller.guarding.policies.get(namespace, {}).get(name)
+    problem = controller.guarding.policy_seen(dict(body))
+    if problem is not None and str(problem) != str(known):
+        kopf.warn(body, reason="InvalidSpec", message=str(problem)[:1000])
+
+
+@kopf.on.event("apps", "v1", "deployments")
+async def guard_deployments(event: dict[str, Any], body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
+    """A new revision of a Deployment a policy selects gets a guard Hotfix; anything else costs no API call."""
+    controller = RUNTIME.controller
+    assert controller is not None
+    try:
+        await controller.guarding.deployment_seen(str(event.get("type")), dict(body), logger)
+    except Exception as error:  # a failed guard must not stop the watch of every other Deployment
+        unavailable = as_unavailable(error, "guarding a deployment")
+        if unavailable is None:
+            logger.exception("guarding failed")
+        else:
+            logger.warning("API server unavailable while guarding: %s", unavailable)
 
 
 @kopf.on.probe(id="hotfixes")

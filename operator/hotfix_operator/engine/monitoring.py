@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from hotfix_operator.analysis.thresholds import ERROR_RATE, LATENCY_P95
 from hotfix_operator.analysis.verdicts import AnalysisReport
 from hotfix_operator.api.models import RollbackMode
+from hotfix_operator.api.policy import POLICY_LABEL
 from hotfix_operator.api.status import AnalysisState, CheckpointRecord, DecisionRecord, HotfixStatus, Phase
 from hotfix_operator.engine.core import (
     ControllerCore,
@@ -193,6 +194,11 @@ class MonitoringPhases(ControllerCore):
             # A person's explicit request is the confirmation manual mode waits for.
             mode = RollbackMode.AUTO
         outcome = outcome_of(decision, mode, current)
+        refused = self._breaker_refusal(step, decision) if outcome.roll_back else None
+        if refused is not None:
+            decision = Decision(action=Action.ESCALATE, rule=Rule.ROLLBACK_BREAKER_OPEN,
+                                reason=f"{decision.reason}; not rolled back: {refused}")  # fmt: skip
+            outcome = outcome_of(decision, mode, current)
         self._record_decision(step, decision, outcome.pending_confirmation, outcome.dry_run, evidence)
         if outcome.phase is Phase.ESCALATED:
             self._escalate(step, camel_case(decision.rule.value), decision.reason)
@@ -205,6 +211,14 @@ class MonitoringPhases(ControllerCore):
                 await self._request_sibling_rollbacks(step, decision)
             return 0.0
         return 0.0
+
+    def _breaker_refusal(self, step: Step, decision: Decision) -> str | None:
+        """Why a policy guard may not roll back automatically now (its policy's or the cluster's breaker);
+        a Hotfix a person wrote, or a rollback a person asked for, is never held back."""
+        policy = step.labels.get(POLICY_LABEL)
+        if not policy or decision.rule is Rule.MANUAL_REQUEST:
+            return None
+        return self.guarding.admit_rollback(step.namespace, step.name, policy, step.now)
 
     async def _request_sibling_rollbacks(self, step: Step, decision: Decision) -> None:
         window = self.config.recent_deploy_window

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from hotfix_operator.analysis.verdicts import AnalysisReport
+from hotfix_operator.api.policy import POLICY_LABEL
 from hotfix_operator.api.status import AnalysisState, Phase
 from hotfix_operator.engine.core import MIN_POLL_SECONDS, ControllerCore, Step, duration_text, poll_delay, utcnow
 from hotfix_operator.kube.rollouts import ConcurrentModification, DeploymentError
@@ -145,6 +146,14 @@ class RollbackPhases(ControllerCore):
                    f"{report.summary()}", notify=True)  # fmt: skip
         return 0.0
 
+    async def _reapplied(self, step: Step, deployment: str, hotfix_replica_set: str | None) -> bool:
+        """Whether the Deployment runs the very template this Hotfix rolled back (not known yet: no)."""
+        try:
+            current = await self._io(self._deployments(step).record_revision, step.namespace, deployment)
+        except DeploymentError:
+            return False
+        return hotfix_replica_set is None or current.replica_set == hotfix_replica_set
+
     async def _rolled_back(self, step: Step) -> float | None:
         """Watch for the rolled-back template coming back (a GitOps sync): escalate once, never fight."""
         ends = rolled_back_watch_ends(step.spec, step.status)
@@ -154,6 +163,10 @@ class RollbackPhases(ControllerCore):
         for recorded in step.status.targets:
             revision = await self._io(self._deployments(step).deployed_revision, step.namespace, recorded.deployment)
             if recorded.undone_to_revision is not None and revision > recorded.undone_to_revision:
+                if POLICY_LABEL in step.labels and not await self._reapplied(step, recorded.deployment,
+                                                                             recorded.hotfix_replica_set):  # fmt: skip
+                    # A policy's guard: a new template is a new change, which its own guard takes over.
+                    continue
                 self._escalate(
                     step,
                     "TemplateReapplied",

@@ -15,7 +15,7 @@ from hotfix_operator.kube.rollouts import (
     RolloutInProgress,
 )
 from hotfix_operator.rules.claims import Claim, Conflict, conflicting_claim
-from hotfix_operator.rules.lifecycle import APPROVED_BY
+from hotfix_operator.rules.lifecycle import APPROVED_BY, SUPERSEDES
 
 
 class StartPhases(ControllerCore):
@@ -26,7 +26,9 @@ class StartPhases(ControllerCore):
         targets = []
         for target in step.spec.targets:
             try:
-                recorded = await self._io(self._deployments(step).record_revision, step.namespace, target.deployment)
+                recorded = await self._io(
+                    self._deployments(step).record_revision, step.namespace, target.deployment, target.from_revision
+                )
             except RolloutInProgress as error:
                 # A Deployment created a moment ago has no ReplicaSet yet: wait for it, do not fail.
                 self._condition(step, "RolledOut", "Unknown", "WaitingForDeployment", str(error))
@@ -55,6 +57,11 @@ class StartPhases(ControllerCore):
             self._fail(step, "ServiceAccountRequired", identity_problem)
             return None
         conflict = await self._conflicting_hotfix(step)
+        if conflict is not None and conflict.holder == step.annotations.get(SUPERSEDES):
+            # The older guard of the same Deployment ends at its next step (or after its rollback).
+            self._condition(step, "RolledOut", "Unknown", "WaitingForSupersededGuard",
+                            f"waiting for Hotfix {conflict.holder} to hand over {conflict.deployment}")  # fmt: skip
+            return poll_delay(step)
         if conflict is not None:
             self._fail(step, "TargetInUse", f"spec.targets: {conflict.message()}")
             return None

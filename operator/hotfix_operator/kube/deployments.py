@@ -110,11 +110,16 @@ class DeploymentClient:
             if not token:
                 return items
 
-    def record_revision(self, namespace: str, name: str) -> RecordedRevision:
-        """The revision the Deployment runs now, refusing Deployments that could not be returned to."""
+    def record_revision(self, namespace: str, name: str, number: int | None = None) -> RecordedRevision:
+        """The revision the Deployment runs now (or revision ``number`` of its history), refusing Deployments
+        that could not be returned to."""
         deployment = self.get(namespace, name)
         check_can_record(deployment)
-        revision = current_revision(deployment, self.replica_sets(deployment))
+        replica_sets = self.replica_sets(deployment)
+        if number is None:
+            revision = current_revision(deployment, replica_sets)
+        else:
+            revision = find_revision(deployment, replica_sets, number)
         return RecordedRevision(deployment=name, revision=revision.number, replica_set=revision.name)
 
     def revision_present(self, namespace: str, name: str, number: int, replica_set: str | None = None) -> bool:

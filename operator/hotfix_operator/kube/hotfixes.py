@@ -37,6 +37,15 @@ class HotfixClient:
                 or error
             ) from None
 
+    def create(self, namespace: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Create a Hotfix; None when one of that name exists already (a repeat creates nothing)."""
+        try:
+            return self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)
+        except ApiException as error:
+            if error.status == 409:
+                return None
+            raise as_unavailable(error, f"creating hotfix {namespace}/{body['metadata']['name']}") or error from None
+
     def annotate(self, namespace: str, name: str, annotations: dict[str, str | None]) -> None:
         self.custom.patch_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURAL, name, {"metadata": {"annotations": annotations}}

@@ -18,7 +18,7 @@ from hotfix_operator.api.status import HotfixStatus, Phase
 # (or its absence) is visible.
 LEAD = timedelta(minutes=5)
 TAIL = timedelta(minutes=2)
-ENDED_PHASES = {Phase.STABLE, Phase.ROLLED_BACK, Phase.ESCALATED, Phase.FAILED}
+ENDED_PHASES = {Phase.STABLE, Phase.ROLLED_BACK, Phase.ESCALATED, Phase.FAILED, Phase.SUPERSEDED}
 # Timeline entries drawn as vertical lines, with the short label they get on a chart.
 MARKED = {
     "RolloutStarted": "rollout",

@@ -12,7 +12,7 @@ from typing import Any
 from hotfix_operator.api.durations import format_duration
 from hotfix_operator.api.status import HotfixStatus, Phase
 
-ENDED_PHASES = {Phase.STABLE, Phase.ROLLED_BACK, Phase.ESCALATED, Phase.FAILED}
+ENDED_PHASES = {Phase.STABLE, Phase.ROLLED_BACK, Phase.ESCALATED, Phase.FAILED, Phase.SUPERSEDED}
 ACTION_TYPES = {"RolloutStarted", "RollbackPatched", "RollbackRequested", "RollbackComplete", "Escalated", "Approved",
                 "ForwardFixRollout"}  # fmt: skip
 
@@ -30,6 +30,7 @@ FOLLOW_UPS = {
         "Record the deployment in the changelog.",
     ],
     Phase.FAILED: ["Fix the Hotfix resource (see the Succeeded condition) and apply it again."],
+    Phase.SUPERSEDED: ["Follow the guard of the Deployment's newer revision (named in the Succeeded condition)."],
 }
 
 

@@ -47,6 +47,8 @@ class Rule(StrEnum):
     NO_ROLLBACK_TARGET = "no-rollback-target"
     # Not chosen by decide(): a person asked for the rollback (annotation or kubectl plugin).
     MANUAL_REQUEST = "manual-request"
+    # Not chosen by decide(): a policy guard's rollback held back by the circuit breaker, for a person.
+    ROLLBACK_BREAKER_OPEN = "rollback-breaker-open"
 
 
 ROLLBACK_ACTIONS = frozenset({Action.ROLLBACK, Action.ROLLBACK_ALL})

@@ -19,6 +19,10 @@ ROLLBACK_REQUEST = "hotfix.dev/rollback"
 ABORT_REQUEST = "hotfix.dev/abort"
 # Set by the operator on sibling Hotfixes of an incident it rolls back as a whole (rollback-all).
 ROLLBACK_REQUESTED_BY = "hotfix.dev/rollback-requested-by"
+# Set by the operator on a policy's guards: the older guard of a Deployment that changed again is
+# superseded by the newer one, which waits for it to let go of the Deployment.
+SUPERSEDED_BY = "hotfix.dev/superseded-by"
+SUPERSEDES = "hotfix.dev/supersedes"
 
 
 def incident_started_at(spec: HotfixSpec, created_at: datetime) -> datetime:
@@ -138,6 +142,13 @@ def kstatus_conditions(phase: Phase, outcome_reason: str, outcome_message: str) 
             ("Ready", "True", "Stable", "stable through the last checkpoint"),
             ("Reconciling", "False", "Stable", ""),
             ("Stalled", "False", "Stable", ""),
+        ]
+    if phase is Phase.SUPERSEDED:
+        # Nothing is stuck: the guard of the Deployment's newer revision carries on.
+        return [
+            ("Ready", "True", "Superseded", outcome_message),
+            ("Reconciling", "False", "Superseded", ""),
+            ("Stalled", "False", "Superseded", ""),
         ]
     if phase in STALLED_PHASES:
         return [

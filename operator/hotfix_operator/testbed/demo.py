@@ -32,7 +32,7 @@ GOOD_IMAGE = "registry.k8s.io/pause:3.9"
 BAD_IMAGE = "registry.k8s.io/pause:3.10"
 FIXED_IMAGE = "registry.k8s.io/pause:3.8"
 BEHAVIOUR = {BAD_IMAGE: {"error-ratio": 0.05, "p95-ms": 450}}
-FINAL_PHASES = {"Stable", "RolledBack", "Escalated", "Failed"}
+FINAL_PHASES = {"Stable", "RolledBack", "Escalated", "Failed", "Superseded"}
 # The demo's windows, in seconds instead of minutes and hours.
 DEMO_SPEC = {
     "analysis": {
