@@ -9,6 +9,7 @@ from typing import Any
 from kubernetes import client
 
 from hotfix_operator.api.models import GROUP, PLURAL, VERSION
+from hotfix_operator.api.policy import POLICY_PLURAL
 from hotfix_operator.testbed.processes import wait_until
 from hotfix_operator.testbed.simulator import BEHAVIOUR_BY_IMAGE
 from testbed_support import PrometheusQuery
@@ -34,6 +35,7 @@ def deployment_manifest(
     image: str = GOOD_IMAGE,
     replicas: int = 2,
     annotations: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
     **template_spec: Any,
 ) -> dict[str, Any]:
     """A Deployment whose pods the simulator plays; ``annotations`` set their telemetry shape and behaviour."""
@@ -42,7 +44,7 @@ def deployment_manifest(
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name},
+        "metadata": {"name": name, "labels": labels or {}},
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {"app": name}},
@@ -123,6 +125,18 @@ class Cluster:
 
     def revision(self, name: str) -> int:
         return int(self.deployment(name).metadata.annotations["deployment.kubernetes.io/revision"])
+
+    def set_image(self, name: str, image: str) -> None:
+        """What ``kubectl set image`` does: a strategic merge of the container's image."""
+        patch = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}}
+        self.apps.patch_namespaced_deployment(name, self.namespace, patch)
+
+    def apply_policy(self, body: dict[str, Any]) -> None:
+        self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, POLICY_PLURAL, body)
+
+    def hotfix_names(self) -> list[str]:
+        items = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL)["items"]
+        return sorted(item["metadata"]["name"] for item in items)
 
     def apply_hotfix(self, body: dict[str, Any]) -> None:
         self.custom.create_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, body)

@@ -57,7 +57,7 @@ def test_completion_offers_verbs_then_names() -> None:
         return ["cart-fix", "checkout-fix", "search-fix"]
 
     assert candidates(["ro"], names) == ["rollback"]
-    assert candidates([""], names) == ["status", "approve", "rollback", "abort", "report", "dashboard"]
+    assert candidates([""], names) == ["status", "approve", "rollback", "abort", "report", "policies", "dashboard"]
     assert candidates(["-n", "shop", "--kubeconfig", "/k", "approve", "c"], names) == ["cart-fix", "checkout-fix"]
     assert candidates(["-n", "shop", "--kubeconfig", "/k", "status", "cart-fix", ""], names) == []
     assert candidates(["-n", "shop", "dashboard", ""], names) == []

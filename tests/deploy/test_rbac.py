@@ -107,6 +107,30 @@ def test_service_account_is_enough_for_a_rollback(
     assert "Forbidden" not in log and " 403" not in log
 
 
+def test_service_account_is_enough_for_a_policy_guard(
+    operator_as_service_account: OperatorProcess, api_client: client.ApiClient, namespace: str
+) -> None:
+    """Watching Deployments, creating the guard, reading the revisions as the policy's ServiceAccount."""
+    cluster = Cluster(api_client, namespace)
+    tenant_service_account(api_client, namespace, "deployer", DEPLOYER_RULES)
+    policy = {
+        "apiVersion": "hotfix.dev/v1alpha1",
+        "kind": "HotfixPolicy",
+        "metadata": {"name": "guard-web"},
+        "spec": {"serviceAccountName": "deployer", **{k: v for k, v in hotfix_manifest("x", ["x"])["spec"].items()
+                                                       if k in ("analysis", "rollback", "stability")}},
+    }  # fmt: skip
+    cluster.apply_policy(policy)
+    cluster.create_deployment("shop", labels={"tier": "web"})
+    cluster.set_image("shop", BAD_IMAGE)
+    eventually(lambda: "shop-rev2" in cluster.hotfix_names(), timeout=30, what="the guard of shop's revision 2")
+    status = cluster.wait_phase("shop-rev2", "RolledBack", "Escalated", "Failed")
+    assert status["phase"] == "RolledBack", status
+    assert cluster.image("shop") == GOOD_IMAGE
+    log = Path(operator_as_service_account.log_path).read_text()
+    assert "Forbidden" not in log and " 403" not in log
+
+
 @pytest.mark.parametrize(
     ("verb", "group", "resource"),
     [
@@ -119,7 +143,9 @@ def test_service_account_is_enough_for_a_rollback(
         ("get", "monitoring.coreos.com", "prometheusrules"),
         ("create", "monitoring.coreos.com", "servicemonitors"),
         ("delete", "hotfix.dev", "hotfixes"),
-        ("create", "hotfix.dev", "hotfixes"),
+        ("create", "hotfix.dev", "hotfixpolicies"),
+        ("patch", "hotfix.dev", "hotfixpolicies"),
+        ("watch", "apps", "replicasets"),
         ("list", "apiextensions.k8s.io", "customresourcedefinitions"),
         ("patch", "", "nodes"),
     ],

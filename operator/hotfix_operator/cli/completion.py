@@ -12,14 +12,14 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-VERBS = ("status", "approve", "rollback", "abort", "report", "dashboard")
+VERBS = ("status", "approve", "rollback", "abort", "report", "policies", "dashboard")
 # Flags that take a value: their value is not a positional word.
 VALUE_FLAGS = (
     "-n", "--namespace", "--kubeconfig", "--context", "--by", "--watch-timeout",
     "--incident", "--prometheus", "--telemetry", "-o", "--output-dir", "--address", "--port",
 )  # fmt: skip
 # Verbs that take no Hotfix name.
-NAMELESS_VERBS = ("dashboard",)
+NAMELESS_VERBS = ("policies", "dashboard")
 NO_FILE_COMPLETION = ":4"
 
 

@@ -1,4 +1,4 @@
-"""``kubectl hotfix``: status, approve, rollback, abort and report, for people in an incident.
+"""``kubectl hotfix``: status, approve, rollback, abort, report and policies, for people in an incident.
 
 Installed as the console script ``kubectl-hotfix``, which kubectl finds on PATH as a plugin. The
 verbs only write the annotations the operator reads, so anything they do can also be done with
@@ -19,8 +19,12 @@ from typing import Any, TextIO
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 
+from hotfix_operator.api.durations import parse_duration
 from hotfix_operator.api.models import GROUP, PLURAL, VERSION
+from hotfix_operator.api.policy import POLICY_LABEL, POLICY_PLURAL
+from hotfix_operator.api.status import TERMINAL_PHASES
 from hotfix_operator.report.postmortem import postmortem_markdown
+from hotfix_operator.rules.breaker import rollback_admitted_at
 from hotfix_operator.rules.lifecycle import ABORT_REQUEST, APPROVED_BY, ROLLBACK_REQUEST
 
 VERB_ANNOTATIONS = {"approve": APPROVED_BY, "rollback": ROLLBACK_REQUEST, "abort": ABORT_REQUEST}
@@ -52,10 +56,7 @@ def status_table(hotfixes: list[dict[str, Any]], now: datetime) -> str:
                 _age(hotfix["metadata"].get("creationTimestamp"), now),
             )
         )
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    return "\n".join(
-        "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
+    return _table(rows)
 
 
 def status_detail(hotfix: dict[str, Any], now: datetime) -> str:
@@ -81,6 +82,45 @@ def status_detail(hotfix: dict[str, Any], now: datetime) -> str:
     return "\n".join(lines)
 
 
+def _selector_text(selector: dict[str, Any]) -> str:
+    parts = [f"{key}={value}" for key, value in sorted((selector.get("matchLabels") or {}).items())]
+    for expression in selector.get("matchExpressions") or []:
+        values = ",".join(expression.get("values") or [])
+        parts.append(f"{expression['key']} {expression['operator']}" + (f" ({values})" if values else ""))
+    return ",".join(parts) or "(every Deployment)"
+
+
+def policies_table(policies: list[dict[str, Any]], hotfixes: list[dict[str, Any]], now: datetime) -> str:
+    """Each policy: what it selects, the guards still at work, and its breaker (rollbacks in the window)."""
+    rows = [("NAME", "SELECTOR", "GUARDING", "ROLLBACKS", "AGE")]
+    for policy in sorted(policies, key=lambda p: p["metadata"]["name"]):
+        name, spec = policy["metadata"]["name"], policy.get("spec") or {}
+        guards = [h for h in hotfixes if ((h["metadata"].get("labels") or {}).get(POLICY_LABEL)) == name]
+        working = [
+            f"{h['metadata']['name']} ({(h.get('status') or {}).get('phase', 'Pending')})"
+            for h in sorted(guards, key=lambda h: h["metadata"]["name"])
+            # A rolled-back guard still watches for its template coming back.
+            if (h.get("status") or {}).get("phase") not in {phase.value for phase in TERMINAL_PHASES}
+        ]
+        breaker = spec.get("breaker") or {}
+        limit, window_text = int(breaker.get("maxRollbacks", 3)), str(breaker.get("window", "10m"))
+        window = parse_duration(window_text)
+        admitted = [rollback_admitted_at(h.get("status") or {}) for h in guards]
+        recent = sum(1 for at in admitted if at is not None and now - window < at <= now)
+        state = " (open)" if recent >= limit else ""
+        rows.append((name, _selector_text(spec.get("selector") or {}), ", ".join(working) or "-",
+                     f"{recent}/{limit} in {window_text}{state}", _age(policy["metadata"].get("creationTimestamp"),
+                                                                        now)))  # fmt: skip
+    return _table(rows)
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return "\n".join(
+        "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
 class Plugin:
     def __init__(self, api_client: client.ApiClient, namespace: str) -> None:
         self.custom = client.CustomObjectsApi(api_client)
@@ -104,6 +144,9 @@ class Plugin:
         for event in stream:
             if event["type"] in ("ADDED", "MODIFIED"):
                 yield event["object"]
+
+    def policies(self) -> list[dict[str, Any]]:
+        return self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace, POLICY_PLURAL).get("items", [])
 
     def annotate(self, name: str, key: str, value: str) -> None:
         self.custom.patch_namespaced_custom_object(
@@ -173,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "-o", "--output-dir", help="write report.md, report.html and charts/*.svg here instead of printing Markdown"
     )
+    verbs.add_parser("policies", help="each HotfixPolicy: what it selects, what it guards now, its breaker")
     dashboard = verbs.add_parser("dashboard", help="a local, read-only web UI of the Hotfixes (Ctrl-C to stop)")
     dashboard.add_argument("-A", "--all-namespaces", action="store_true", help="every namespace's Hotfixes")
     dashboard.add_argument("--address", default="127.0.0.1", help="listen address (default 127.0.0.1)")
@@ -240,6 +284,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO = sys.stdout, stderr:
                 follow(plugin, args.name, args.watch_timeout, stdout)
         elif args.verb == "report":
             return _report(plugin, args, stdout, stderr)
+        elif args.verb == "policies":
+            print(policies_table(plugin.policies(), plugin.list(), now), file=stdout, flush=True)
         elif args.verb == "dashboard":
             return _dashboard(api_client, namespace, args, stdout)
         else:

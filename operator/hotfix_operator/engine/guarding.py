@@ -26,7 +26,7 @@ from hotfix_operator.kube.rollouts import (
     revision_of,
     rollout_status,
 )
-from hotfix_operator.rules.breaker import CLUSTER_SCOPE, Limit, RollbackBreaker, policy_scope
+from hotfix_operator.rules.breaker import CLUSTER_SCOPE, Limit, RollbackBreaker, policy_scope, rollback_admitted_at
 from hotfix_operator.rules.claims import ClaimBook
 from hotfix_operator.rules.guard import (
     DeploymentChange,
@@ -210,13 +210,3 @@ class PolicyGuarding:
             previous_revision=max(earlier, default=None),
             annotations=dict(fresh["metadata"].get("annotations") or {}),
         )
-
-
-def rollback_admitted_at(status: dict[str, Any]) -> datetime | None:
-    """When a Hotfix's automatic rollback was decided, from its status: the decision that put it in RollingBack."""
-    decision = status.get("decision") or {}
-    if status.get("phase") != "RollingBack" and not status.get("rollbackStartedAt"):
-        return None
-    if decision.get("action") not in ("rollback", "rollback-all") or not decision.get("at"):
-        return None
-    return datetime.fromisoformat(str(decision["at"]).replace("Z", "+00:00"))

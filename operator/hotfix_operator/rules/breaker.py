@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from hotfix_operator.api.durations import format_duration
 
@@ -61,3 +62,15 @@ class RollbackBreaker:
                 )
         self.record(hotfix, [limit.scope for limit in limits], now)
         return None
+
+
+def rollback_admitted_at(status: dict[str, Any]) -> datetime | None:
+    """When a Hotfix's automatic rollback was decided, from its status: the decision that put it in RollingBack."""
+    decision = status.get("decision") or {}
+    if status.get("phase") != "RollingBack" and not status.get("rollbackStartedAt"):
+        return None
+    if decision.get("action") not in ("rollback", "rollback-all") or not decision.get("at"):
+        return None
+    if decision.get("rule") == "manual-request":
+        return None  # a person's rollback is never held back, so it does not count either
+    return datetime.fromisoformat(str(decision["at"]).replace("Z", "+00:00"))

@@ -1,0 +1,133 @@
+"""Policies end to end: every new revision of a selected Deployment is guarded, with no loops and no storms.
+
+Real control plane, real Prometheus, the simulator; the changes are made as a person or a pipeline makes
+them (a patch of the Deployment's image, ``kubectl set image``), never through a Hotfix.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import time
+from typing import Any
+
+from hotfix_operator.api.models import API_VERSION
+from hotfix_operator.cli import kubectl_plugin
+from hotfix_operator.testbed.operator_process import OperatorProcess
+from hotfix_operator.testbed.stack import TestBedState
+from operator_support import BAD_IMAGE, FAST_ANALYSIS, FIXED_IMAGE, GOOD_IMAGE, Cluster, eventually
+from testbed_support import kubectl
+
+GUARDED = {"guard": "yes"}
+SECOND_GOOD_IMAGE = "registry.example/app:1.3"
+ENDED = ("RolledBack", "Escalated", "Failed", "Stable", "Superseded")
+
+
+def policy_manifest(name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "HotfixPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": GUARDED},
+            "analysis": copy.deepcopy(FAST_ANALYSIS),
+            "stability": {"checkpoints": ["6s", "9s", "12s"]},
+            "rollback": {"timeout": "20s", "verifyFor": "3s"},
+            **spec,
+        },
+    }
+
+
+def plugin(state: TestBedState, namespace: str, *args: str) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = kubectl_plugin.main(["--kubeconfig", state.kubeconfig, "-n", namespace, *args], stdout=out, stderr=err)
+    return code, out.getvalue() + err.getvalue()
+
+
+def wait_for_guard(cluster: Cluster, name: str, timeout: float = 30) -> None:
+    eventually(lambda: name in cluster.hotfix_names(), timeout=timeout, what=f"guard {name} to be created")
+
+
+def test_a_bad_change_is_rolled_back_and_a_deployment_outside_the_selector_is_never_touched(
+    running_operator: OperatorProcess, cluster: Cluster, testbed_state: TestBedState
+) -> None:
+    cluster.apply_policy(policy_manifest("guard-shop"))
+    cluster.create_deployment("checkout", labels=GUARDED)
+    cluster.create_deployment("ledger", labels={"guard": "no"})
+    # A first revision has nothing to roll back to: no guard.
+    assert cluster.hotfix_names() == []
+    kubectl(testbed_state, "-n", cluster.namespace, "set", "image", "deployment/checkout", f"app={BAD_IMAGE}")
+    cluster.set_image("ledger", BAD_IMAGE)
+    wait_for_guard(cluster, "checkout-rev2")
+    status = cluster.wait_phase("checkout-rev2", *ENDED)
+    assert status["phase"] == "RolledBack", status
+    assert status["decision"]["rule"] == "root-cause-unknown"
+    [target] = status["targets"]
+    assert (target["baselineRevision"], target["hotfixRevision"]) == (1, 2)
+    assert cluster.image("checkout") == GOOD_IMAGE and cluster.revision("checkout") == 3
+    guard = cluster.hotfix("checkout-rev2")
+    assert guard["metadata"]["labels"] == {"hotfix.dev/policy": "guard-shop"}
+    assert guard["metadata"]["ownerReferences"][0]["kind"] == "HotfixPolicy"
+    assert guard["spec"]["targets"] == [{"deployment": "checkout", "fromRevision": 1}]
+    # The undo (revision 3) started no guard of its own.
+    time.sleep(3)
+    assert cluster.hotfix_names() == ["checkout-rev2"]
+    # Outside the selector: still on the bad image, never guarded, never undone.
+    assert cluster.image("ledger") == BAD_IMAGE and cluster.revision("ledger") == 2
+    code, table = plugin(testbed_state, cluster.namespace, "policies")
+    assert code == 0, table
+    assert "guard-shop" in table and "guard=yes" in table and "0/3 in 10m" not in table and "1/3 in 10m" in table
+
+
+def test_a_good_change_becomes_stable(running_operator: OperatorProcess, cluster: Cluster) -> None:
+    cluster.apply_policy(policy_manifest("guard-shop"))
+    cluster.create_deployment("search", labels=GUARDED)
+    cluster.set_image("search", FIXED_IMAGE)
+    wait_for_guard(cluster, "search-rev2")
+    status = cluster.wait_phase("search-rev2", *ENDED)
+    assert status["phase"] == "Stable", status
+    assert cluster.image("search") == FIXED_IMAGE and cluster.revision("search") == 2
+
+
+def test_two_quick_changes_leave_one_guard(running_operator: OperatorProcess, cluster: Cluster) -> None:
+    cluster.apply_policy(policy_manifest("guard-shop"))
+    cluster.create_deployment("cart", labels=GUARDED)
+    cluster.set_image("cart", FIXED_IMAGE)
+    wait_for_guard(cluster, "cart-rev2")
+    cluster.set_image("cart", SECOND_GOOD_IMAGE)
+    wait_for_guard(cluster, "cart-rev3")
+    older = cluster.wait_phase("cart-rev2", *ENDED)
+    assert older["phase"] == "Superseded", older
+    succeeded = {c["type"]: c for c in older["conditions"]}["Succeeded"]
+    assert succeeded["reason"] == "Superseded" and "cart-rev3" in succeeded["message"]
+    newer = cluster.wait_phase("cart-rev3", *ENDED)
+    assert newer["phase"] == "Stable", newer
+    # The newer guard's rollback target is the revision before its change.
+    assert newer["targets"][0]["baselineRevision"] == 2
+    assert cluster.hotfix_names() == ["cart-rev2", "cart-rev3"]
+
+
+def test_the_breaker_turns_a_third_rollback_into_an_escalation(
+    running_operator: OperatorProcess, cluster: Cluster, testbed_state: TestBedState
+) -> None:
+    cluster.apply_policy(policy_manifest("guard-shop", breaker={"maxRollbacks": 2, "window": "10m"}))
+    services = ("alpha", "bravo", "charlie")
+    for service in services:
+        cluster.create_deployment(service, labels=GUARDED)
+    for service in services:
+        cluster.set_image(service, BAD_IMAGE)
+    guards = [f"{service}-rev2" for service in services]
+    for guard in guards:
+        wait_for_guard(cluster, guard)
+    outcomes = {guard: cluster.wait_phase(guard, *ENDED) for guard in guards}
+    phases = sorted(status["phase"] for status in outcomes.values())
+    assert phases == ["Escalated", "RolledBack", "RolledBack"], outcomes
+    [(escalated, status)] = [(guard, s) for guard, s in outcomes.items() if s["phase"] == "Escalated"]
+    assert status["decision"]["rule"] == "rollback-breaker-open"
+    assert "policy " + cluster.namespace + "/guard-shop breaker is open" in status["decision"]["reason"]
+    # The escalated one was never undone; the two others were.
+    service = escalated.removesuffix("-rev2")
+    assert cluster.image(service) == BAD_IMAGE and cluster.revision(service) == 2
+    assert sorted(cluster.image(s) for s in services) == sorted([BAD_IMAGE, GOOD_IMAGE, GOOD_IMAGE])
+    code, table = plugin(testbed_state, cluster.namespace, "policies")
+    assert code == 0 and "2/2 in 10m (open)" in table, table
