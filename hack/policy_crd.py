@@ -22,6 +22,11 @@ DURATION = {
     "x-kubernetes-validations": [{"rule": "duration(self) > duration('0s')", "message": "must be longer than 0s"}],
 }
 LABEL_VALUE = {"type": "string", "maxLength": 63, "pattern": r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"}
+VALUES_RULE = "(self.operator in ['In', 'NotIn']) == (has(self.values) && size(self.values) > 0)"
+NAME_RULE = {
+    "rule": "size(self.metadata.name) <= 63",
+    "message": "metadata.name: at most 63 characters (it labels the policy's guards)",
+}
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 HEADER = """\
@@ -47,7 +52,7 @@ def policy_only_fields() -> dict:
                         "required": ["key", "operator"],
                         "x-kubernetes-validations": [
                             {
-                                "rule": "(self.operator in ['In', 'NotIn']) == (has(self.values) && size(self.values) > 0)",
+                                "rule": VALUES_RULE,
                                 "message": "values must be given with In and NotIn, and only with them",
                                 "fieldPath": ".values",
                             }
@@ -123,10 +128,7 @@ def policy_crd() -> dict:
                         "openAPIV3Schema": {
                             "type": "object",
                             # A policy's name is the guards' label value: 63 characters at most.
-                            "x-kubernetes-validations": [
-                                {"rule": "size(self.metadata.name) <= 63", "message": "metadata.name: at most 63 "
-                                 "characters (it labels the policy's guards)"}  # fmt: skip
-                            ],
+                            "x-kubernetes-validations": [NAME_RULE],
                             "properties": {
                                 "apiVersion": {"type": "string"},
                                 "kind": {"type": "string"},

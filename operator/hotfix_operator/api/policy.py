@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
@@ -18,6 +18,7 @@ from hotfix_operator.api.models import (
     ApiModel,
     Duration,
     Notify,
+    ObjectMeta,
     Rollback,
     RootCause,
     Safety,
@@ -128,6 +129,29 @@ class HotfixPolicySpec(ApiModel):
         if deployment in self.exclude or annotations.get(GUARD_OPT_OUT, "").strip().lower() == "false":
             return False
         return self.selector.matches(labels)
+
+
+class PolicyMetadata(ObjectMeta):
+    # The policy's name is its guards' label value.
+    name: str = Field(min_length=1, max_length=63, pattern=DNS_SUBDOMAIN)
+
+
+class HotfixPolicyManifest(ApiModel):
+    """A whole ``HotfixPolicy`` document as a person writes it."""
+
+    api_version: Literal["hotfix.dev/v1alpha1"]
+    kind: Literal["HotfixPolicy"]
+    metadata: PolicyMetadata
+    spec: HotfixPolicySpec = Field(default_factory=HotfixPolicySpec)
+    status: dict[str, Any] | None = None
+
+
+def parse_policy_manifest(document: dict[str, Any]) -> HotfixPolicyManifest:
+    """Parse a whole HotfixPolicy document or raise SpecError naming each bad field."""
+    try:
+        return HotfixPolicyManifest.model_validate(document)
+    except ValidationError as error:
+        raise SpecError(describe_validation_error(error)) from None
 
 
 def parse_policy_spec(spec: dict[str, Any]) -> HotfixPolicySpec:

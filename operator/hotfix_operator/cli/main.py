@@ -14,6 +14,7 @@ import yaml
 
 from hotfix_operator.api.durations import parse_duration
 from hotfix_operator.api.models import SpecError, parse_manifest
+from hotfix_operator.api.policy import POLICY_KIND, parse_policy_manifest
 from hotfix_operator.rules.decision import FactsError, decide, parse_facts
 
 if TYPE_CHECKING:
@@ -58,15 +59,18 @@ def _cmd_validate(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stder
         return EXIT_BAD_INPUT
     failed = False
     for document in documents:
-        name = (document.get("metadata") or {}).get("name", "?") if isinstance(document, dict) else "?"
+        document = document if isinstance(document, dict) else {}
+        name = (document.get("metadata") or {}).get("name", "?")
+        policy = document.get("kind") == POLICY_KIND
+        kind = "hotfixpolicy" if policy else "hotfix"
         try:
-            parse_manifest(document if isinstance(document, dict) else {})
+            (parse_policy_manifest if policy else parse_manifest)(document)
         except SpecError as error:
             failed = True
             for problem in error.problems:
-                print(f"error: hotfix/{name}: {problem}", file=stderr)
+                print(f"error: {kind}/{name}: {problem}", file=stderr)
             continue
-        print(f"hotfix/{name}: valid", file=stdout)
+        print(f"{kind}/{name}: valid", file=stdout)
     return EXIT_BAD_INPUT if failed else EXIT_OK
 
 
