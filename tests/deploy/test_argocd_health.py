@@ -30,6 +30,7 @@ def health(obj: dict[str, Any]) -> tuple[str, str]:
     ("phase", "expected"),
     [
         ("Stable", "Healthy"),
+        ("Superseded", "Healthy"),
         ("RolledBack", "Degraded"),
         ("Escalated", "Degraded"),
         ("Failed", "Degraded"),

@@ -24,6 +24,7 @@ EXPECTED = {
     "ForwardFixPending": "InProgress",
     "RollingBack": "InProgress",
     "Stable": "Current",
+    "Superseded": "Current",
     "RolledBack": "Failed",
     "Escalated": "Failed",
     "Failed": "Failed",

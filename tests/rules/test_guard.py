@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -24,11 +24,12 @@ from hotfix_operator.rules.guard import (
 from hotfix_operator.rules.lifecycle import SUPERSEDES
 
 CREATED = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+DEPLOYMENT_CREATED = CREATED - timedelta(days=1)
 POLICY = PolicyRef("shop", "guard-all", "uid-1", parse_policy_spec({"analysis": {"interval": "5s"}}))
 
 
 def change(revision: int = 3, replica_set: str = "checkout-ccc", previous: int | None = 2) -> DeploymentChange:
-    return DeploymentChange("shop", "checkout", revision, replica_set, previous, {})
+    return DeploymentChange("shop", "checkout", revision, replica_set, previous, {}, DEPLOYMENT_CREATED, "0a1b2c3d")
 
 
 def guard(revision: int = 2, phase: Phase | None = Phase.MONITORING, baseline: str = "checkout-aaa",
@@ -92,8 +93,16 @@ def test_a_deployment_in_a_persons_hotfix_is_left_to_it() -> None:
     assert plan_guard(change(), None, [finished]).action is GuardAction.GUARD
 
 
+def test_the_guards_of_an_earlier_deployment_of_the_same_name_do_not_count() -> None:
+    # Deleted and created again: its revisions count from 1 again, its old guards say nothing about it.
+    recreated = DeploymentChange("shop", "checkout", 2, "checkout-fff", 1, {}, CREATED + timedelta(hours=1), "9f")
+    plan = plan_guard(recreated, guard(revision=5, phase=Phase.MONITORING), [])
+    assert plan.action is GuardAction.GUARD and plan.supersedes is None
+
+
 def test_guard_names_say_deployment_and_revision_and_fit() -> None:
     assert guard_name("checkout", 7) == "checkout-rev7"
+    assert guard_name("checkout", 7, "0a1b2") == "checkout-rev7-0a1b2"
     long_name = guard_name("a" * 253, 12345)
     assert len(long_name) == 253 and long_name.endswith("-rev12345")
 

@@ -33,6 +33,7 @@ from hotfix_operator.rules.guard import (
     GuardAction,
     GuardBook,
     PolicyRef,
+    created_at,
     guard_manifest,
     plan_guard,
     safety_for,
@@ -154,14 +155,15 @@ class PolicyGuarding:
         if policy is None:
             return
         try:
-            await asyncio.to_thread(self._guard, policy, deployment, logger)
+            await self._guard(policy, deployment, logger)
         except Exception:
             # Not guarded yet: the Deployment's next watch event (a rollout brings many) tries again.
             self.revisions.pop((namespace, deployment["metadata"]["name"]), None)
             raise
 
-    def _guard(self, policy: PolicyRef, deployment: dict[str, Any], logger: logging.Logger) -> None:
-        change = self._change(policy, deployment)
+    async def _guard(self, policy: PolicyRef, deployment: dict[str, Any], logger: logging.Logger) -> None:
+        """Read the revisions (off the event loop), plan on the loop (the books are the loop's alone), create."""
+        change = await asyncio.to_thread(self._change, policy, deployment)
         if change is None:
             return
         persons = [claim for claim in self.claims.in_namespace(change.namespace)
@@ -171,13 +173,11 @@ class PolicyGuarding:
                     plan.reason)  # fmt: skip
         if plan.action is GuardAction.SKIP:
             return
-        manifest = guard_manifest(policy, change, plan.supersedes)
-        created = self.hotfixes.create(change.namespace, manifest)
-        reference = policy_reference(policy.namespace, policy.name, policy.uid)
-        if not created:
-            logger.info("guard %s exists already", manifest["metadata"]["name"])
+        created = await self._create_guard(policy, change, plan.supersedes, logger)
+        if created is None:
             return
         self.guards.seen(change.namespace, created)
+        reference = policy_reference(policy.namespace, policy.name, policy.uid)
         _, problems = safety_for(policy.spec.safety, change.annotations)
         for problem in problems:
             self.post_event(reference, type="Warning", reason="GuardSafetyAnnotation",
@@ -185,7 +185,25 @@ class PolicyGuarding:
         self.post_event(reference, type="Normal", reason="Guarding", message=f"deployment {change.deployment}: "
                         f"{plan.reason}; rollback target revision {change.previous_revision}")  # fmt: skip
         if plan.supersedes:
-            self.hotfixes.annotate(change.namespace, plan.supersedes, {SUPERSEDED_BY: manifest["metadata"]["name"]})
+            name = created["metadata"]["name"]
+            await asyncio.to_thread(self.hotfixes.annotate, change.namespace, plan.supersedes, {SUPERSEDED_BY: name})
+
+    async def _create_guard(
+        self, policy: PolicyRef, change: DeploymentChange, supersedes: str | None, logger: logging.Logger
+    ) -> dict[str, Any] | None:
+        """Create the guard; None when it exists already. A guard of that name left by an earlier Deployment of
+        the same name (deleted and created again, its revisions counting from 1) gets a name of its own."""
+        manifest = guard_manifest(policy, change, supersedes)
+        created = await asyncio.to_thread(self.hotfixes.create, change.namespace, manifest)
+        if created is not None:
+            return created
+        name = manifest["metadata"]["name"]
+        existing = await asyncio.to_thread(self.hotfixes.get, change.namespace, name)
+        if existing is None or created_at(existing) >= change.created_at:
+            logger.info("guard %s exists already", name)
+            return None
+        manifest = guard_manifest(policy, change, supersedes, suffix=change.uid[:5])
+        return await asyncio.to_thread(self.hotfixes.create, change.namespace, manifest)
 
     def _change(self, policy: PolicyRef, deployment: dict[str, Any]) -> DeploymentChange | None:
         """The Deployment's current and previous revisions, read as the policy's ServiceAccount."""
@@ -209,4 +227,6 @@ class PolicyGuarding:
             replica_set=current.name,
             previous_revision=max(earlier, default=None),
             annotations=dict(fresh["metadata"].get("annotations") or {}),
+            created_at=created_at(fresh),
+            uid=str(fresh["metadata"].get("uid", "")),
         )

@@ -46,6 +46,14 @@ class HotfixClient:
                 return None
             raise as_unavailable(error, f"creating hotfix {namespace}/{body['metadata']['name']}") or error from None
 
+    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise as_unavailable(error, f"reading hotfix {namespace}/{name}") or error from None
+
     def annotate(self, namespace: str, name: str, annotations: dict[str, str | None]) -> None:
         self.custom.patch_namespaced_custom_object(
             GROUP, VERSION, namespace, PLURAL, name, {"metadata": {"annotations": annotations}}

@@ -36,10 +36,15 @@ from hotfix_operator.rules.lifecycle import SUPERSEDES
 NAME_LIMIT = 253
 
 
-def guard_name(deployment: str, revision: int) -> str:
-    """``<deployment>-rev<revision>``: what a person looks for after ``kubectl rollout history``."""
-    suffix = f"-rev{revision}"
-    return deployment[: NAME_LIMIT - len(suffix)].rstrip("-.") + suffix
+def guard_name(deployment: str, revision: int, suffix: str = "") -> str:
+    """``<deployment>-rev<revision>``: what a person looks for after ``kubectl rollout history``; a suffix
+    tells apart the guards of two Deployments of the same name (one deleted, then created again)."""
+    ending = f"-rev{revision}" + (f"-{suffix}" if suffix else "")
+    return deployment[: NAME_LIMIT - len(ending)].rstrip("-.") + ending
+
+
+def created_at(body: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(body["metadata"]["creationTimestamp"]).replace("Z", "+00:00"))
 
 
 def _boolean(annotations: dict[str, str], key: str, unsafe: bool, problems: list[str]) -> bool | None:
@@ -92,12 +97,16 @@ class DeploymentChange:
     replica_set: str
     previous_revision: int | None
     annotations: dict[str, str]
+    created_at: datetime
+    uid: str
 
 
-def guard_manifest(policy: PolicyRef, change: DeploymentChange, supersedes: str | None) -> dict[str, Any]:
+def guard_manifest(
+    policy: PolicyRef, change: DeploymentChange, supersedes: str | None, suffix: str = ""
+) -> dict[str, Any]:
     """The guard Hotfix of one revision: observe mode, the revision before the change as rollback target."""
     assert change.previous_revision is not None
-    name = guard_name(change.deployment, change.revision)
+    name = guard_name(change.deployment, change.revision, suffix)
     safety, _ = safety_for(policy.spec.safety, change.annotations)
     spec = policy.spec
     annotations = {GUARDED_REVISION: str(change.revision)}
@@ -174,7 +183,7 @@ def guard_record(body: dict[str, Any]) -> GuardRecord | None:
         policy=policy,
         deployment=deployment,
         revision=revision,
-        created_at=datetime.fromisoformat(metadata["creationTimestamp"].replace("Z", "+00:00")),
+        created_at=created_at(body),
         phase=phase,
         baseline_replica_set=recorded.get("baselineReplicaSet"),
         hotfix_replica_set=recorded.get("hotfixReplicaSet"),
@@ -234,6 +243,8 @@ class GuardPlan:
 def plan_guard(change: DeploymentChange, latest: GuardRecord | None, claims: list[Claim]) -> GuardPlan:
     """Whether the Deployment's new revision gets a guard, and which older guard it supersedes."""
     name = guard_name(change.deployment, change.revision)
+    if latest is not None and latest.created_at < change.created_at:
+        latest = None  # the guard of an earlier Deployment of the same name (deleted, then created again)
     if latest is not None and latest.revision >= change.revision:
         return GuardPlan(GuardAction.SKIP, f"revision {change.revision} is guarded already by {latest.name}")
     if change.previous_revision is None:
