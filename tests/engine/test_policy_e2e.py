@@ -131,3 +131,35 @@ def test_the_breaker_turns_a_third_rollback_into_an_escalation(
     assert sorted(cluster.image(s) for s in services) == sorted([BAD_IMAGE, GOOD_IMAGE, GOOD_IMAGE])
     code, table = plugin(testbed_state, cluster.namespace, "policies")
     assert code == 0 and "2/2 in 10m (open)" in table, table
+
+
+def test_a_pipeline_re_applying_the_rolled_back_template_is_escalated_not_fought(
+    running_operator: OperatorProcess, cluster: Cluster
+) -> None:
+    cluster.apply_policy(policy_manifest("guard-shop"))
+    cluster.create_deployment("basket", labels=GUARDED)
+    cluster.set_image("basket", BAD_IMAGE)
+    wait_for_guard(cluster, "basket-rev2")
+    assert cluster.wait_phase("basket-rev2", *ENDED)["phase"] == "RolledBack"
+    # A GitOps sync puts the bad template back: its old ReplicaSet comes back as revision 4.
+    cluster.set_image("basket", BAD_IMAGE)
+    status = cluster.wait_phase("basket-rev2", "Escalated", "Superseded", timeout=30)
+    assert status["phase"] == "Escalated", status
+    assert {c["type"]: c for c in status["conditions"]}["Succeeded"]["reason"] == "TemplateReapplied"
+    assert cluster.revision("basket") == 4 and cluster.image("basket") == BAD_IMAGE
+    assert cluster.hotfix_names() == ["basket-rev2"]
+
+
+def test_a_forward_fix_after_a_rollback_gets_its_own_guard(running_operator: OperatorProcess, cluster: Cluster) -> None:
+    cluster.apply_policy(policy_manifest("guard-shop"))
+    cluster.create_deployment("wallet", labels=GUARDED)
+    cluster.set_image("wallet", BAD_IMAGE)
+    wait_for_guard(cluster, "wallet-rev2")
+    assert cluster.wait_phase("wallet-rev2", *ENDED)["phase"] == "RolledBack"
+    cluster.set_image("wallet", FIXED_IMAGE)
+    wait_for_guard(cluster, "wallet-rev4")
+    assert cluster.wait_phase("wallet-rev2", "Superseded", "Escalated", timeout=30)["phase"] == "Superseded"
+    status = cluster.wait_phase("wallet-rev4", *ENDED)
+    assert status["phase"] == "Stable", status
+    # Its rollback target was the rolled-back-to revision (3), the one before the fix.
+    assert status["targets"][0]["baselineRevision"] == 3

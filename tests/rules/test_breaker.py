@@ -23,6 +23,14 @@ def test_admits_up_to_the_limit_then_refuses_naming_the_scope_and_the_rollbacks(
     assert breaker.recent(POLICY, timedelta(minutes=10), NOW + timedelta(seconds=3)) == ["shop/a-rev2", "shop/b-rev2"]
 
 
+def test_a_rollback_admitted_by_a_step_that_began_later_still_counts() -> None:
+    # Steps run side by side: each carries the time it began, and finishes in any order.
+    breaker = RollbackBreaker()
+    assert breaker.admit("shop/a-rev2", LIMITS, NOW + timedelta(seconds=2)) is None
+    assert breaker.admit("shop/b-rev2", LIMITS, NOW + timedelta(seconds=1)) is None
+    assert breaker.admit("shop/c-rev2", LIMITS, NOW) is not None
+
+
 def test_the_same_hotfix_is_counted_once() -> None:
     breaker = RollbackBreaker()
     assert breaker.admit("shop/a-rev2", LIMITS, NOW) is None

@@ -106,7 +106,7 @@ def policies_table(policies: list[dict[str, Any]], hotfixes: list[dict[str, Any]
         limit, window_text = int(breaker.get("maxRollbacks", 3)), str(breaker.get("window", "10m"))
         window = parse_duration(window_text)
         admitted = [rollback_admitted_at(h.get("status") or {}) for h in guards]
-        recent = sum(1 for at in admitted if at is not None and now - window < at <= now)
+        recent = sum(1 for at in admitted if at is not None and now - window < at)
         state = " (open)" if recent >= limit else ""
         rows.append((name, _selector_text(spec.get("selector") or {}), ", ".join(working) or "-",
                      f"{recent}/{limit} in {window_text}{state}", _age(policy["metadata"].get("creationTimestamp"),

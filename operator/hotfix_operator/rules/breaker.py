@@ -40,7 +40,9 @@ class RollbackBreaker:
 
     def recent(self, scope: str, window: timedelta, now: datetime) -> list[str]:
         """The Hotfixes whose rollbacks count in ``scope`` at ``now``."""
-        return sorted(key for key, at in self.admitted.get(scope, {}).items() if now - window < at <= now)
+        # No upper bound: steps run side by side, and one that began a moment before another may be admitted
+        # after it; a rollback "from the future" by a few seconds is still in the window.
+        return sorted(key for key, at in self.admitted.get(scope, {}).items() if now - window < at)
 
     def admit(self, hotfix: str, limits: list[Limit], now: datetime) -> str | None:
         """Admit (and count) a rollback, or say which limit refuses it. A Hotfix admitted before is
