@@ -23,6 +23,7 @@ from hotfix_operator.api.policy import POLICY_PLURAL
 from hotfix_operator.api.status import TERMINAL_PHASES, HotfixStatus, Phase
 from hotfix_operator.engine.config import OperatorConfig
 from hotfix_operator.engine.controller import HotfixController
+from hotfix_operator.engine.memory import limit_arenas, trim_periodically
 from hotfix_operator.engine.metrics import OperatorMetrics
 from hotfix_operator.kube.hotfixes import HotfixClient, HotfixGone
 from hotfix_operator.kube.identity import TenantClients
@@ -90,6 +91,8 @@ def build_controller(operator_config: OperatorConfig, api_client: client.ApiClie
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_: Any) -> None:
     logging.getLogger("kopf.objects").addFilter(_quiet_claim_tracking)
+    # Before the adapters' thread pool exists: each thread would otherwise get a malloc arena of its own.
+    limit_arenas()
     settings.posting.reporting_component = "hotfix-operator"
     settings.posting.event_name_prefix = "hotfix-"
     settings.persistence.finalizer = f"{GROUP}/finalizer"
@@ -103,6 +106,7 @@ async def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_
     settings.watching.client_timeout = 310
     api_client = await asyncio.to_thread(kubernetes_client)
     RUNTIME.controller = build_controller(RUNTIME.config, api_client)
+    RUNTIME.background.append(asyncio.create_task(trim_periodically()))
     if RUNTIME.controller.alertmanager is not None:
         # Kept on the runtime: a task nobody references can be collected mid-flight.
         RUNTIME.background.append(asyncio.create_task(RUNTIME.controller.alertmanager.run()))

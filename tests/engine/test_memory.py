@@ -1,0 +1,39 @@
+"""Freed memory goes back to the system (glibc, as on the machines the operator runs on)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hotfix_operator.engine.memory import limit_arenas, trim
+
+# About the size of a Hotfix in Monitoring as the API server sends it.
+HOTFIX_JSON = json.dumps(
+    {
+        "metadata": {"name": "auth-fix", "labels": {"team": "auth"}},
+        "status": {
+            "timeline": [{"at": "2026-11-23T12:00:00Z", "type": "Decision", "message": "m" * 200}] * 30,
+            "lastAnalysis": {"values": {f"metric-{index}": index * 1.5 for index in range(50)}},
+        },
+    }
+)
+
+
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_arenas_are_limited_and_a_burst_of_decoded_hotfixes_is_given_back() -> None:
+    assert limit_arenas()
+    # A burst like 3,000 Hotfixes decoded at once (and their raw responses), of which a few stay.
+    burst = [json.loads(HOTFIX_JSON) for _ in range(3000)]
+    responses = [(HOTFIX_JSON + str(index)).encode() for index in range(3000)]
+    kept = burst[::50] + responses[::50]
+    del burst, responses
+    freed_but_kept = _rss_mib()
+    assert trim()
+    assert _rss_mib() < freed_but_kept - 10, "trimming gave back less than 10 MiB of a burst of about 100 MiB"
+    assert len(kept) == 120
