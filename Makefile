@@ -71,6 +71,7 @@ bench: $(STAMP) cluster-bins prometheus
 	$(BIN)/python bench/bench_checkpoints.py
 	$(BIN)/python bench/bench_analysis.py
 	$(BIN)/python bench/bench_operator.py
+	$(BIN)/python bench/bench_guard_watch.py
 	$(BIN)/python bench/bench_side_by_side.py
 
 # Control-plane and Prometheus faults, hostile manifests and edits during actions (also part of `make test`),

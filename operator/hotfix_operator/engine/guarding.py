@@ -139,7 +139,8 @@ class PolicyGuarding:
         revision = revision_of(deployment) or 0
         last_seen = self.revisions.get(key)
         self.revisions[key] = revision
-        if revision == 0 or last_seen == revision:
+        if revision <= 1 or last_seen == revision:
+            # A new Deployment (no revision yet, or its first) has nothing to roll back to: no API call.
             return False
         if last_seen is None:
             # First sight (the operator just started): a finished rollout is history; one in progress may be a
