@@ -51,6 +51,13 @@ def create_deployments(api_client: client.ApiClient, count: int) -> float:
     return time.monotonic() - started
 
 
+def stamped(api_client: client.ApiClient) -> int:
+    """How many of the Deployments have their first revision."""
+    items = client.AppsV1Api(api_client).list_namespaced_deployment(NAMESPACE, _preload_content=False)
+    deployments = json.loads(items.data)["items"]
+    return sum("deployment.kubernetes.io/revision" in (d["metadata"].get("annotations") or {}) for d in deployments)
+
+
 def settle(operator_pid: int, quiet_seconds: float = 20.0, timeout: float = 900.0) -> None:
     """Wait until the operator's CPU use stays near zero: the initial list of the watch is processed."""
     deadline = time.monotonic() + timeout
@@ -79,7 +86,7 @@ def guard_latencies(api_client: client.ApiClient, count: int) -> list[float]:
                 return False
             return True
 
-        wait_until(guarded, timeout=60, what=f"the guard of {name}", interval=0.05)
+        wait_until(guarded, timeout=600, what=f"the guard of {name}", interval=0.05)
         latencies.append(time.monotonic() - started)
     return latencies
 
@@ -87,11 +94,11 @@ def guard_latencies(api_client: client.ApiClient, count: int) -> list[float]:
 def main() -> None:
     bed = TestBed(Path(tempfile.mkdtemp(prefix="hotfix-bench-guard-")))
     state = bed.start()
+    operator = OperatorProcess(state.kubeconfig, state.prometheus_url, bed.work_dir / "operator.log")
     try:
         api_client = config.new_client_from_config(state.kubeconfig)
         install_crd(api_client)
         client.CoreV1Api(api_client).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=NAMESPACE)))
-        operator = OperatorProcess(state.kubeconfig, state.prometheus_url, bed.work_dir / "operator.log")
         operator.start()
         assert operator.process is not None
         pid = operator.process.pid
@@ -104,6 +111,8 @@ def main() -> None:
         )
         creation = create_deployments(api_client, DEPLOYMENTS)
         print(f"{DEPLOYMENTS} Deployments created in {creation:.0f}s")
+        # The test bed's deployment controller stamps their first revisions at its own pace.
+        wait_until(lambda: stamped(api_client) == DEPLOYMENTS, timeout=1800, what="every first revision", interval=5)
         settle(pid)
         requests_before, cpu_before, wall_before = apiserver_requests(bed), _cpu_seconds(pid), time.monotonic()
         time.sleep(STEADY_SECONDS)
@@ -133,8 +142,8 @@ def main() -> None:
         }
         record("guard_watch", figures)
         print(json.dumps(figures))
-        operator.stop()
     finally:
+        operator.stop()
         bed.stop()
 
 
