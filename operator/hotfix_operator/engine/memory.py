@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import functools
 import gc
 import logging
 
 # mallopt's parameter number for the arena limit (glibc's malloc.h).
+GLIBC = "libc.so.6"
 M_ARENA_MAX = -8
 ARENAS = 2
 TRIM_EVERY_SECONDS = 30.0
@@ -25,11 +25,9 @@ log = logging.getLogger("hotfix_operator")
 
 @functools.cache
 def _glibc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
     try:
-        libc = ctypes.CDLL(name)
+        # glibc's soname, loaded directly: ctypes.util.find_library runs ldconfig, slow at start-up.
+        libc = ctypes.CDLL(GLIBC)
     except OSError:
         return None
     return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None

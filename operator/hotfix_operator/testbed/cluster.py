@@ -333,9 +333,11 @@ class LocalCluster:
                     "labels": {"type": "kwok", "kubernetes.io/hostname": f"kwok-node-{index}"},
                 },
                 "spec": {},
+                # Room for a thousand Deployments rolling out at once (old and new pods side by side): at 500 pods
+                # a node, the benchmarks' rollouts queued behind each other's terminating pods.
                 "status": {
-                    "allocatable": {"cpu": "64", "memory": "256Gi", "pods": "500"},
-                    "capacity": {"cpu": "64", "memory": "256Gi", "pods": "500"},
+                    "allocatable": {"cpu": "640", "memory": "2560Gi", "pods": "5000"},
+                    "capacity": {"cpu": "640", "memory": "2560Gi", "pods": "5000"},
                 },
             }
             self.kubectl(["apply", "-f", "-"], input_text=json.dumps(node))
