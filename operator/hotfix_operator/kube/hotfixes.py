@@ -18,7 +18,6 @@ class HotfixGone(Exception):
 class HotfixClient:
     def __init__(self, api_client: client.ApiClient) -> None:
         self.custom = client.CustomObjectsApi(api_client)
-        self.core = client.CoreV1Api(api_client)
 
     def write_status(self, body: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
         """Replace the whole status (lists and nested fields included), returning the updated object."""
