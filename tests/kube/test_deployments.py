@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -140,16 +141,37 @@ def test_undo_after_a_concurrent_edit_is_refused(
     assert image == "registry.example/app:concurrent"
 
 
+def quiet(api_client: client.ApiClient, namespace: str, name: str, for_seconds: float = 1.5) -> None:
+    """Wait until nobody writes the Deployment for a while: after ``rollout status`` returns, the Deployment
+    controller still writes its status as the last old pods go, and each write overtakes a guarded patch."""
+    apps = client.AppsV1Api(api_client)
+    version, since = None, time.monotonic()
+    deadline = since + 60
+    while time.monotonic() < deadline:
+        current = apps.read_namespaced_deployment(name, namespace).metadata.resource_version
+        if current != version:
+            version, since = current, time.monotonic()
+        elif time.monotonic() - since >= for_seconds:
+            return
+        time.sleep(0.25)
+    raise TimeoutError(f"deployment {namespace}/{name} kept changing")
+
+
 class WrittenBetweenReadAndPatch(DeploymentClient):
     """A Deployment written by someone else right after each of the first ``writes`` reads of an undo plan,
     as the Deployment controller does several times a second in the middle of a rollout."""
 
     def __init__(self, api_client: client.ApiClient, writes: int) -> None:
         super().__init__(api_client)
+        self.api_client = api_client
         self.writes_left = writes
         self.plans = 0
 
     def plan_undo(self, namespace: str, name: str, to_revision: int, replica_set: str | None = None) -> UndoPlan:
+        if self.writes_left == 0:
+            # The Deployment controller answers each of those writes with one of its own: the plan after the
+            # last of them reads the Deployment once it has settled.
+            quiet(self.api_client, namespace, name)
         plan = super().plan_undo(namespace, name, to_revision, replica_set)
         self.plans += 1
         if self.writes_left > 0:
