@@ -15,7 +15,7 @@ from hotfix_operator.kube.rollouts import (
     RolloutInProgress,
 )
 from hotfix_operator.rules.claims import Claim, Conflict, conflicting_claim
-from hotfix_operator.rules.lifecycle import APPROVED_BY, SUPERSEDES
+from hotfix_operator.rules.lifecycle import APPROVED_BY, SUPERSEDED_BY, SUPERSEDES
 
 
 class StartPhases(ControllerCore):
@@ -58,7 +58,11 @@ class StartPhases(ControllerCore):
             return None
         conflict = await self._conflicting_hotfix(step)
         if conflict is not None and conflict.holder == step.annotations.get(SUPERSEDES):
-            # The older guard of the same Deployment ends at its next step (or after its rollback).
+            # The older guard of the same Deployment ends at its next step (or after its rollback). Said to it
+            # again, once (idempotent): the policy's own annotation may have been lost to an API fault.
+            previous = step.written.get("conditions") or []
+            if not any(c.get("reason") == "WaitingForSupersededGuard" for c in previous):
+                await self._io(self.hotfixes.annotate, step.namespace, conflict.holder, {SUPERSEDED_BY: step.name})
             self._condition(step, "RolledOut", "Unknown", "WaitingForSupersededGuard",
                             f"waiting for Hotfix {conflict.holder} to hand over {conflict.deployment}")  # fmt: skip
             return poll_delay(step)

@@ -164,13 +164,13 @@ def guard_record(body: dict[str, Any]) -> GuardRecord | None:
     """The guard a Hotfix object is, or None for a Hotfix a person wrote (or one that does not parse)."""
     metadata = body.get("metadata") or {}
     policy = (metadata.get("labels") or {}).get(POLICY_LABEL)
+    if not policy:
+        return None  # read on every watch event of every Hotfix: the common case first
     targets = (body.get("spec") or {}).get("targets") or []
     try:
         revision = int((metadata.get("annotations") or {}).get(GUARDED_REVISION, ""))
         deployment = str(targets[0]["deployment"])
     except (ValueError, IndexError, KeyError, TypeError):
-        return None
-    if not policy:
         return None
     status = body.get("status") or {}
     recorded = next((t for t in status.get("targets") or [] if t.get("deployment") == deployment), {})
