@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hotfix_operator.api.durations import format_duration
+from hotfix_operator.api.status import Phase
+from hotfix_operator.rules.decision import ROLLBACK_ACTIONS, Rule
 
 CLUSTER_SCOPE = "cluster"
 
@@ -69,10 +71,10 @@ class RollbackBreaker:
 def rollback_admitted_at(status: dict[str, Any]) -> datetime | None:
     """When a Hotfix's automatic rollback was decided, from its status: the decision that put it in RollingBack."""
     decision = status.get("decision") or {}
-    if status.get("phase") != "RollingBack" and not status.get("rollbackStartedAt"):
+    if status.get("phase") != Phase.ROLLING_BACK.value and not status.get("rollbackStartedAt"):
         return None
-    if decision.get("action") not in ("rollback", "rollback-all") or not decision.get("at"):
+    if decision.get("action") not in {action.value for action in ROLLBACK_ACTIONS} or not decision.get("at"):
         return None
-    if decision.get("rule") == "manual-request":
+    if decision.get("rule") == Rule.MANUAL_REQUEST.value:
         return None  # a person's rollback is never held back, so it does not count either
     return datetime.fromisoformat(str(decision["at"]).replace("Z", "+00:00"))
