@@ -3,12 +3,16 @@ traffic, prefix-sharing names, noise, missing labels."""
 
 from __future__ import annotations
 
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, PrometheusSettings, check_telemetry, connect
-from hotfix_operator.analysis.queries import AnalysisRequest, QuerySettings, build_request
+from hotfix_operator.analysis.queries import AnalysisRequest, QuerySettings, build_request, rate_window
+from hotfix_operator.analysis.telemetry_check import diagnosis_queries, probes
 from hotfix_operator.analysis.thresholds import CRASH_FREE_SESSIONS, ERROR_RATE
 from hotfix_operator.api.models import Analysis
 from hotfix_operator.api.status import AnalysisState
@@ -135,3 +139,35 @@ def test_diagnosis_of_unpromoted_resource_attributes(preset_prometheus: Backfill
     analyzer, now = analyzer_for(preset_prometheus), preset_prometheus.now
     found = messages(analyzer, request("otel", "checkout", now, namespace="otel-info"), now)[0]
     assert "the resource attributes were not promoted; try `telemetry: otel-target-info`" in found, found
+
+
+def instant_queries_served(server: BackfilledPrometheus) -> float:
+    """How many instant queries Prometheus has answered, by its own count."""
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "prometheus_http_requests"
+        for sample in family.samples
+        if sample.name.endswith("_total") and sample.labels.get("handler") == "/api/v1/query"
+    )
+
+
+def test_checks_starting_together_share_the_follow_up_queries(preset_prometheus: BackfilledPrometheus) -> None:
+    """Many new Deployments of one namespace without data yet, checked at once (a thousand Hotfixes applied
+    together): each Deployment's own probes are asked, the follow-ups about the namespace only once."""
+    analyzer, now = analyzer_for(preset_prometheus), preset_prometheus.now
+    requests = [request("kube-prometheus", f"new-{index}", now, namespace="scraped") for index in range(40)]
+    window = rate_window(analyzer.settings, requests[0].analysis.interval)
+    own = [probe for req in requests for probe in probes(analyzer.settings.preset("kube-prometheus"), req, window)]
+    follow_ups = {query for probe in own for query in diagnosis_queries(probe).values()}
+    before = instant_queries_served(preset_prometheus)
+    with ThreadPoolExecutor(8) as pool:
+        found = list(pool.map(lambda req: messages(analyzer, req, now), requests))
+    assert instant_queries_served(preset_prometheus) - before == len(own) + len(follow_ups)
+    assert len(follow_ups) < len(own)
+    for index, messages_of_one in enumerate(found):
+        error_rate = next(message for message in messages_of_one if message.startswith("errorRate"))
+        assert f"none for pods named new-{index}-<hash>-<suffix>" in error_rate, error_rate
+        assert "checkout-5d8f7c9b6" in error_rate

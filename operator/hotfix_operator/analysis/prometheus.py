@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -112,6 +113,10 @@ def describe_failure(error: Exception) -> str:
 
 # Queries of one analysis run side by side; more would only queue on Prometheus itself.
 QUERY_WORKERS = 8
+# The telemetry check's follow-up queries ask about a metric in a namespace, not about one Deployment: a
+# thousand Hotfixes starting in one namespace share one answer this long instead of asking a thousand times
+# (each a scan of the namespace's series: they held Prometheus at a full core for minutes).
+SHARED_ANSWER_SECONDS = 15.0
 
 
 @dataclass
@@ -137,6 +142,8 @@ class PrometheusAnalyzer:
         self.deadline_seconds = deadline_seconds
         self._pool = ThreadPoolExecutor(max_workers=QUERY_WORKERS, thread_name_prefix="prometheus-query")
         self.stats = QueryStats()
+        self._shared: dict[tuple[str, float | None], tuple[float, Future[Matrix | Exception]]] = {}
+        self._shared_lock = threading.Lock()
         self.on_query = on_query
 
     def query_range(self, query: RangeQuery) -> Matrix | Exception:
@@ -172,6 +179,27 @@ class PrometheusAnalyzer:
             return self.connection.custom_query(promql, params={"time": at} if at is not None else None)
         except (PrometheusApiClientException, requests.exceptions.RequestException, ValueError) as error:
             return error
+
+    def query_instant_shared(self, promql: str, at: float | None = None) -> Matrix | Exception:
+        """``query_instant``, asked once for every caller that asks the same within SHARED_ANSWER_SECONDS;
+        a caller arriving while it is in flight waits for that answer instead of asking again."""
+        key = (promql, at)
+        now = time.monotonic()
+        with self._shared_lock:
+            entry = self._shared.get(key)
+            asking = entry is None or entry[0] <= now
+            if asking:
+                self._shared = {k: v for k, v in self._shared.items() if v[0] > now}
+                entry = self._shared[key] = (now + SHARED_ANSWER_SECONDS, Future())
+        assert entry is not None
+        answer = entry[1]
+        if asking:
+            try:
+                answer.set_result(self.query_instant(promql, at))
+            except BaseException as error:  # never leave the callers waiting on it hanging
+                answer.set_exception(error)
+                raise
+        return answer.result()
 
     def analyze(self, requests_: list[AnalysisRequest], now: float | None = None) -> dict[str, AnalysisReport]:
         """Evaluate every request's thresholds at ``now`` (whole seconds: the query API rounds to them)."""
@@ -315,7 +343,7 @@ def check_telemetry(analyzer: PrometheusAnalyzer, request: AnalysisRequest, at: 
             continue
         follow_ups: dict[str, Matrix | None] = {}
         for name, query in diagnosis_queries(probe).items():
-            result = analyzer.query_instant(query, at)
+            result = analyzer.query_instant_shared(query, at)
             follow_ups[name] = None if isinstance(result, Exception) else result
         findings.append(Finding(probe.threshold, probe.target, False, diagnose(probe, follow_ups)))
     return findings

@@ -10,9 +10,11 @@ resumes without a second rollout or a second undo. The phases live in their own 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -44,6 +46,10 @@ from hotfix_operator.rules.lifecycle import kstatus_conditions
 # not poll the API server a thousand times a second.
 MIN_POLL_SECONDS = 1.0
 MAX_POLL_SECONDS = 5.0
+# Threads for the Prometheus work that is not an analysis (the telemetry check before a rollout, baseline
+# and checkpoint spans). Their own few: a thousand Hotfixes starting at once queue here, on Prometheus'
+# pace, instead of taking every thread of the pool that reads and patches Deployments (an undo among them).
+PROMETHEUS_SIDE_WORKERS = 4
 T = TypeVar("T")
 
 
@@ -126,6 +132,7 @@ class ControllerCore:
         self._own_writes: dict[str, dict[str, Any]] = {}
         # The newest resourceVersion the watch delivered, per Hotfix.
         self._watched_versions: dict[str, int] = {}
+        self._prometheus_side_pool = ThreadPoolExecutor(PROMETHEUS_SIDE_WORKERS, thread_name_prefix="prometheus-side")
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -133,6 +140,11 @@ class ControllerCore:
     async def _io(function: Callable[..., T], *args: Any) -> T:
         """Run a blocking adapter call off the event loop."""
         return await asyncio.to_thread(function, *args)
+
+    async def _prometheus_io(self, function: Callable[..., T], *args: Any) -> T:
+        """Run a blocking Prometheus call that is not an analysis on the side pool."""
+        call = functools.partial(function, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._prometheus_side_pool, call)
 
     async def _save(self, step: Step) -> None:
         step.status.observed_generation = step.generation
@@ -292,7 +304,7 @@ class ControllerCore:
         targets = [(step.namespace, target.deployment) for target in step.spec.targets]
         analysis = step.spec.analysis
         try:
-            return await self._io(
+            return await self._prometheus_io(
                 capture_span,
                 self.scheduler.analyzer_for(self._endpoint(step.spec)),
                 analysis.telemetry,

@@ -101,7 +101,8 @@ class StartPhases(ControllerCore):
         """
         request = self._analysis_request(step, step.now)
         try:
-            findings = await self._io(check_telemetry, self.scheduler.analyzer_for(self._endpoint(step.spec)), request)
+            analyzer = self.scheduler.analyzer_for(self._endpoint(step.spec))
+            findings = await self._prometheus_io(check_telemetry, analyzer, request)
         except Exception as error:  # the check informs; it must never stop a hotfix by crashing
             step.logger.warning("telemetry check failed: %s", error)
             return False
