@@ -45,7 +45,7 @@ def test_the_dashboard_shows_what_the_issue_asks_for() -> None:
 
 def test_every_metric_in_the_dashboard_is_exported_by_the_operator() -> None:
     metrics = OperatorMetrics()
-    metrics.set_phases(lambda: {"prod/a": "Monitoring"})
+    metrics.track(lambda: {"prod/a": "Monitoring"}, lambda: {"prod/a": 0.0})
     metrics.decisions.labels(rule="root-cause-unknown", action="rollback").inc()
     metrics.escalations.labels(reason="RollbackFailed").inc()
     exported = set(METRIC_NAME.findall(generate_latest(metrics.registry).decode()))

@@ -7,12 +7,13 @@ import threading
 
 from hotfix_operator.engine.config import OperatorConfig
 from hotfix_operator.engine.core import PROMETHEUS_SIDE_WORKERS, ControllerCore
+from hotfix_operator.engine.metrics import OperatorMetrics
 
 
 def core() -> ControllerCore:
     return ControllerCore(
         tenants=None, prometheus_rules=None, alertmanager=None, hotfixes=None, scheduler=None,  # type: ignore[arg-type]
-        notifier=None, post_event=None, metrics=None, config=OperatorConfig(),  # type: ignore[arg-type]
+        notifier=None, post_event=None, metrics=OperatorMetrics(), config=OperatorConfig(),  # type: ignore[arg-type]
     )  # fmt: skip
 
 

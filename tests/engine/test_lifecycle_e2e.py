@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kubernetes import client
+from prometheus_client.parser import text_string_to_metric_families
 
 from hotfix_operator.cli import kubectl_plugin
 from hotfix_operator.cli import main as cli
@@ -376,6 +377,14 @@ def test_operator_metrics_count_decisions_and_rollbacks(running_operator: Operat
     assert "hotfix_operator_rollbacks_total" in metrics
     assert 'hotfix_operator_hotfixes{phase="RolledBack"}' in metrics
     assert "hotfix_operator_analysis_query_seconds_count" in metrics
+    # Hotfixes that left the analysed phases (rolled back, escalated) minutes ago do not count as late.
+    values = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name in ("hotfix_operator_analysed_hotfixes", "hotfix_operator_analysis_lag_seconds")
+    }
+    assert values["hotfix_operator_analysis_lag_seconds"] < 30, values
 
 
 def test_hotfix_applied_with_its_deployment_waits_for_the_first_replicaset(

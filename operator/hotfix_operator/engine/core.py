@@ -71,6 +71,7 @@ class Step:
     now: datetime
     logger: logging.Logger
     written: dict[str, Any] = field(default_factory=dict)
+    analysed: bool = False
 
     @property
     def namespace(self) -> str:
@@ -132,6 +133,9 @@ class ControllerCore:
         self._own_writes: dict[str, dict[str, Any]] = {}
         # The newest resourceVersion the watch delivered, per Hotfix.
         self._watched_versions: dict[str, int] = {}
+        # When each Hotfix under analysis is due for its next one (epoch seconds): /metrics' lag and resume.
+        self.analysis_due: dict[str, float] = {}
+        metrics.track(lambda: self.phases, lambda: self.analysis_due)
         self._prometheus_side_pool = ThreadPoolExecutor(PROMETHEUS_SIDE_WORKERS, thread_name_prefix="prometheus-side")
 
     # -- plumbing --------------------------------------------------------------------------
@@ -161,7 +165,8 @@ class ControllerCore:
             self._last_writes[step.key] = time.monotonic()
         if step.status.phase is not None:
             self.phases[step.key] = step.status.phase.value
-            self.metrics.set_phases(lambda: self.phases)
+        if not step.analysed:
+            self.analysis_due.pop(step.key, None)
 
     def freshest(self, live: dict[str, Any]) -> dict[str, Any]:
         """The newest known version of a Hotfix: the watch's live body, or our own last write when the watch
@@ -247,6 +252,7 @@ class ControllerCore:
         self._last_writes.pop(f"{namespace}/{name}", None)
         self._own_writes.pop(f"{namespace}/{name}", None)
         self._watched_versions.pop(f"{namespace}/{name}", None)
+        self.analysis_due.pop(f"{namespace}/{name}", None)
 
     def forget(self, namespace: str, name: str) -> None:
         """The Hotfix is gone: resolve its alerts and drop it from the phase gauge."""
@@ -319,6 +325,8 @@ class ControllerCore:
     async def _analyze(self, step: Step, active_since: datetime) -> AnalysisReport:
         report = await self.scheduler.next_report(self._endpoint(step.spec), self._analysis_request(step, active_since))
         step.now = utcnow()
+        step.analysed = True
+        self.analysis_due[step.key] = report.at + max(step.spec.analysis.interval.total_seconds(), 1.0)
         step.status.last_analysis = {
             "at": datetime.fromtimestamp(report.at, UTC).isoformat(),
             "result": report.result.value,

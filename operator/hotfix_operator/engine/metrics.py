@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -46,14 +47,30 @@ class OperatorMetrics:
         if failed:
             self.query_errors.inc()
 
-    def set_phases(self, phases: Callable[[], dict[str, str]]) -> None:
-        """Report the current phase of every Hotfix the operator handles."""
-        self.hotfixes.clear()
-        counts: dict[str, int] = {phase.value: 0 for phase in Phase}
-        for phase in phases().values():
-            counts[phase] = counts.get(phase, 0) + 1
-        for phase, count in counts.items():
-            self.hotfixes.labels(phase=phase).set(count)
+    def track(
+        self,
+        phases: Callable[[], Mapping[str, str]],
+        analysis_due: Callable[[], Mapping[str, float]],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Report every Hotfix's phase and how far the analyses keep up, computed when /metrics is read (not
+        at each status write: with thousands of Hotfixes that would count them all at every write)."""
+        for phase in Phase:
+            self.hotfixes.labels(phase=phase.value).set_function(
+                lambda value=phase.value: sum(1 for current in phases().values() if current == value)
+            )
+        analysed = Gauge(
+            "hotfix_operator_analysed_hotfixes",
+            "Hotfixes this process analyses every interval (each one once it has had its first analysis)",
+            registry=self.registry,
+        )
+        analysed.set_function(lambda: len(analysis_due()))
+        lag = Gauge(
+            "hotfix_operator_analysis_lag_seconds",
+            "How far the most overdue Hotfix is behind its next analysis (0: every one on time)",
+            registry=self.registry,
+        )
+        lag.set_function(lambda: max(0.0, clock() - min(analysis_due().values(), default=clock())))
 
     def serve(self, address: str, port: int) -> None:
         start_http_server(port, addr=address, registry=self.registry)
