@@ -30,6 +30,7 @@ from hotfix_operator.api.status import AnalysisState, HotfixStatus, Phase, appen
 from hotfix_operator.engine.config import DEFAULT_ENDPOINT, OperatorConfig
 from hotfix_operator.engine.guarding import PolicyGuarding
 from hotfix_operator.engine.metrics import OperatorMetrics
+from hotfix_operator.engine.slots import Slot, StepSlots
 from hotfix_operator.kube.deployments import DeploymentClient
 from hotfix_operator.kube.hotfixes import HotfixClient
 from hotfix_operator.kube.identity import TenantClients
@@ -50,6 +51,10 @@ MAX_POLL_SECONDS = 5.0
 # and checkpoint spans). Their own few: a thousand Hotfixes starting at once queue here, on Prometheus'
 # pace, instead of taking every thread of the pool that reads and patches Deployments (an undo among them).
 PROMETHEUS_SIDE_WORKERS = 4
+# Steps doing their work at once (engine/slots.py): enough to keep the API server and the thread pool busy.
+STEPS_AT_ONCE = 50
+# Phases whose steps analyse at every interval: /metrics' lag counts a Hotfix only while it is in one.
+ANALYSING_PHASES = frozenset({Phase.ROLLING_OUT, Phase.MONITORING, Phase.FORWARD_FIX_PENDING, Phase.ROLLING_BACK})
 T = TypeVar("T")
 
 
@@ -59,6 +64,15 @@ class EventSink(Protocol):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Prefetched:
+    """An analysis waited for before the step was built (``HotfixController.analysis_first``), and what for."""
+
+    generation: int | None
+    active_since: datetime
+    report: AnalysisReport
 
 
 @dataclass
@@ -72,6 +86,8 @@ class Step:
     logger: logging.Logger
     written: dict[str, Any] = field(default_factory=dict)
     analysed: bool = False
+    slot: Slot | None = None
+    prefetched: Prefetched | None = None
 
     @property
     def namespace(self) -> str:
@@ -135,6 +151,7 @@ class ControllerCore:
         self._watched_versions: dict[str, int] = {}
         # When each Hotfix under analysis is due for its next one (epoch seconds): /metrics' lag and resume.
         self.analysis_due: dict[str, float] = {}
+        self.step_slots = StepSlots(STEPS_AT_ONCE)
         metrics.track(lambda: self.phases, lambda: self.analysis_due)
         self._prometheus_side_pool = ThreadPoolExecutor(PROMETHEUS_SIDE_WORKERS, thread_name_prefix="prometheus-side")
 
@@ -165,7 +182,7 @@ class ControllerCore:
             self._last_writes[step.key] = time.monotonic()
         if step.status.phase is not None:
             self.phases[step.key] = step.status.phase.value
-        if not step.analysed:
+        if not step.analysed or step.status.phase not in ANALYSING_PHASES:
             self.analysis_due.pop(step.key, None)
 
     def freshest(self, live: dict[str, Any]) -> dict[str, Any]:
@@ -323,7 +340,11 @@ class ControllerCore:
             return {}
 
     async def _analyze(self, step: Step, active_since: datetime) -> AnalysisReport:
-        report = await self.scheduler.next_report(self._endpoint(step.spec), self._analysis_request(step, active_since))
+        prefetched, step.prefetched = step.prefetched, None
+        if prefetched and (prefetched.generation, prefetched.active_since) == (step.generation, active_since):
+            report = prefetched.report
+        else:
+            report = await self._next_report(step, active_since)
         step.now = utcnow()
         step.analysed = True
         self.analysis_due[step.key] = report.at + max(step.spec.analysis.interval.total_seconds(), 1.0)
@@ -337,6 +358,12 @@ class ControllerCore:
             },
         }
         return report
+
+    async def _next_report(self, step: Step, active_since: datetime) -> AnalysisReport:
+        request = self._analysis_request(step, active_since)
+        assert step.slot is not None, "every step with a spec runs in a slot"
+        async with step.slot.given_up():
+            return await self.scheduler.next_report(self._endpoint(step.spec), request)
 
 
 def _resource_version(body: Mapping[str, Any]) -> int:

@@ -137,8 +137,10 @@ async def drive_hotfix(
             # Kopf keeps the daemon's body live from the watch: a step reads no object of its own. Kopf swaps
             # in each new event's object rather than changing the old one, so the top-level snapshot is
             # stable for the whole step without a deep copy (a second copy of every Hotfix while its step
-            # waits for the analysis); passed, not kept, so that it is not held while the daemon sleeps.
-            delay = await controller.reconcile(controller.freshest(dict(body)), logger)
+            # waits for the analysis); passed, not kept, so that it is not held while the daemon sleeps. A
+            # Monitoring Hotfix waits for its analysis first, and reads its body again once it has it.
+            prefetched = await controller.analysis_first(controller.freshest(dict(body)))
+            delay = await controller.reconcile(controller.freshest(dict(body)), logger, prefetched)
         except HotfixGone:
             controller.forget(namespace, name)
             return
