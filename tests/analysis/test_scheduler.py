@@ -1,10 +1,18 @@
-"""When a step should wake so that its analysis joins the next aligned batch."""
+"""When a step should wake so that its analysis joins the next aligned batch, and which batch it joins."""
 
 from __future__ import annotations
 
+import asyncio
+import math
+import time
+
 import pytest
 
-from hotfix_operator.analysis.scheduler import next_boundary, until_just_before_boundary
+from hotfix_operator.analysis.queries import AnalysisRequest, QuerySettings, build_request
+from hotfix_operator.analysis.scheduler import AnalysisScheduler, next_boundary, until_just_before_boundary
+from hotfix_operator.analysis.verdicts import AnalysisReport
+from hotfix_operator.api.models import Analysis
+from hotfix_operator.api.status import AnalysisState
 
 
 def test_next_boundary_is_the_next_multiple_of_the_interval() -> None:
@@ -26,3 +34,42 @@ def test_a_step_wakes_just_before_the_boundary(now: float, interval: float, slee
     # Started then, the step's analysis still finds the same boundary ahead of it.
     woke = now + until_just_before_boundary(now, interval)
     assert next_boundary(woke, max(interval, 1.0)) == next_boundary(now, max(interval, 1.0))
+
+
+class RecordingAnalyzer:
+    """Stands in for Prometheus: answers every request healthy at the moment asked, and counts the batches."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[float, list[str]]] = []
+
+    def analyze(self, requests: list[AnalysisRequest], now: float | None = None) -> dict[str, AnalysisReport]:
+        assert now is not None
+        self.batches.append((now, sorted(request.key for request in requests)))
+        return {r.key: AnalysisReport(key=r.key, at=now, result=AnalysisState.HEALTHY, metrics={}) for r in requests}
+
+
+def analysis_request(key: str) -> AnalysisRequest:
+    return build_request(QuerySettings(), key, (("shop", key),), Analysis.model_validate({"interval": "2s"}), 0.0)
+
+
+def test_a_step_woken_late_still_gets_the_boundary_it_slept_towards() -> None:
+    """The event loop, busy waking thousands of Hotfixes, may resume one a moment after its boundary: it is
+    analysed at once at that boundary instead of skipping an interval; a boundary over an interval old is not
+    used (the next one is)."""
+
+    async def scenario() -> tuple[list[float], RecordingAnalyzer]:
+        analyzer = RecordingAnalyzer()
+        scheduler = AnalysisScheduler(lambda endpoint: analyzer)
+        now = time.time()
+        passed = math.floor(now / 2) * 2  # the boundary just behind us: under 2 s ago
+        reports = await asyncio.gather(
+            scheduler.next_report("default", analysis_request("late-a"), passed),
+            scheduler.next_report("default", analysis_request("late-b"), passed),
+            scheduler.next_report("default", analysis_request("stale"), passed - 4),
+        )
+        return [report.at for report in reports], analyzer
+
+    (late_a, late_b, stale), analyzer = asyncio.run(scenario())
+    assert late_a == late_b < stale
+    assert stale - late_a in (2.0, 4.0)  # the next boundary after now
+    assert analyzer.batches[0] == (late_a, ["late-a", "late-b"])  # the late ones together, at once

@@ -9,11 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from hotfix_operator.analysis.queries import build_request
-from hotfix_operator.analysis.scheduler import until_just_before_boundary
+from hotfix_operator.analysis.scheduler import next_boundary, until_just_before_boundary
 from hotfix_operator.api.models import SpecError, parse_spec
 from hotfix_operator.api.status import TERMINAL_PHASES, HotfixStatus, Phase, append_timeline
 from hotfix_operator.engine.alerting import AlertRulePublishing
-from hotfix_operator.engine.core import Prefetched, Step, utcnow
+from hotfix_operator.engine.core import PlannedRequest, Prefetched, Step, utcnow
 from hotfix_operator.engine.monitoring import MonitoringPhases
 from hotfix_operator.engine.rollback import RollbackPhases
 from hotfix_operator.engine.slots import Slot
@@ -41,26 +41,39 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
         step is built, holding a query request (a few hundred bytes) instead of the whole parsed Hotfix while
         thousands of Hotfixes wait for the same boundary. None: the step analyses itself, if at all."""
         metadata, status = body["metadata"], body.get("status") or {}
+        key = f"{metadata['namespace']}/{metadata['name']}"
+        boundary = self._boundaries.pop(key, None)
         if status.get("phase") not in {phase.value for phase in ANALYSED_PHASES}:
             return None
         annotations = metadata.get("annotations") or {}
-        if any(key in annotations for key in ACTED_ON_FIRST) or status.get("observedGeneration") != metadata.get(
-            "generation"
-        ):
+        generation = metadata.get("generation")
+        if any(name in annotations for name in ACTED_ON_FIRST) or status.get("observedGeneration") != generation:
             return None  # an abort, a hand-over, a rollback request or a spec change is acted on at once
         opened = status.get("rolloutStartedAt") or status.get("rolloutCompletedAt")
+        if opened is None:
+            return None
+        planned = self._planned_requests.get(key)
+        if planned is None or planned.generation != generation or planned.opened != opened:
+            # Parsed once per spec and window, not at every interval: thousands of Hotfixes wake together.
+            planned = self._plan_request(metadata, body.get("spec") or {}, opened)
+            if planned is None:
+                return None
+            self._planned_requests[key] = planned
+        report = await self.scheduler.next_report(planned.endpoint, planned.request, boundary)
+        return Prefetched(generation=generation, active_since=planned.active_since, report=report)
+
+    def _plan_request(self, metadata: dict[str, Any], spec_body: dict[str, Any], opened: str) -> PlannedRequest | None:
         try:
-            spec = parse_spec(body.get("spec") or {})
+            spec = parse_spec(spec_body)
         except SpecError:
             return None
-        if opened is None or self._unknown_endpoint(spec):
+        if self._unknown_endpoint(spec):
             return None
         active_since = datetime.fromisoformat(opened.replace("Z", "+00:00"))
         key = f"{metadata['namespace']}/{metadata['name']}"
         targets = tuple((metadata["namespace"], target.deployment) for target in spec.targets)
         request = build_request(self.config.query_settings, key, targets, spec.analysis, active_since.timestamp())
-        report = await self.scheduler.next_report(self._endpoint(spec), request)
-        return Prefetched(generation=metadata.get("generation"), active_since=active_since, report=report)
+        return PlannedRequest(metadata.get("generation"), opened, active_since, self._endpoint(spec), request)
 
     async def reconcile(
         self, body: dict[str, Any], logger: logging.Logger, prefetched: Prefetched | None = None
@@ -123,5 +136,7 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
             # The next step's analysis runs at the next interval boundary: sleep until just before it rather
             # than wait for it inside the step, which would hold the step's copy of the Hotfix all along
             # (a copy for every Hotfix at once, thousands of them).
-            return until_just_before_boundary(time.time(), step.spec.analysis.interval.total_seconds())
+            now, interval = time.time(), max(step.spec.analysis.interval.total_seconds(), 1.0)
+            self._boundaries[step.key] = next_boundary(now, interval)
+            return until_just_before_boundary(now, interval)
         return delay

@@ -67,6 +67,17 @@ def utcnow() -> datetime:
 
 
 @dataclass(frozen=True)
+class PlannedRequest:
+    """A Hotfix's analysis request, kept between its analyses for as long as its spec and window stay."""
+
+    generation: int | None
+    opened: str
+    active_since: datetime
+    endpoint: str
+    request: AnalysisRequest
+
+
+@dataclass(frozen=True)
 class Prefetched:
     """An analysis waited for before the step was built (``HotfixController.analysis_first``), and what for."""
 
@@ -152,6 +163,9 @@ class ControllerCore:
         # When each Hotfix under analysis is due for its next one (epoch seconds): /metrics' lag and resume.
         self.analysis_due: dict[str, float] = {}
         self.step_slots = StepSlots(STEPS_AT_ONCE)
+        # Per Hotfix between its steps: the boundary its daemon sleeps towards, and its analysis request.
+        self._boundaries: dict[str, float] = {}
+        self._planned_requests: dict[str, PlannedRequest] = {}
         metrics.track(lambda: self.phases, lambda: self.analysis_due)
         self._prometheus_side_pool = ThreadPoolExecutor(PROMETHEUS_SIDE_WORKERS, thread_name_prefix="prometheus-side")
 
@@ -270,6 +284,8 @@ class ControllerCore:
         self._own_writes.pop(f"{namespace}/{name}", None)
         self._watched_versions.pop(f"{namespace}/{name}", None)
         self.analysis_due.pop(f"{namespace}/{name}", None)
+        self._boundaries.pop(f"{namespace}/{name}", None)
+        self._planned_requests.pop(f"{namespace}/{name}", None)
 
     def forget(self, namespace: str, name: str) -> None:
         """The Hotfix is gone: resolve its alerts and drop it from the phase gauge."""
