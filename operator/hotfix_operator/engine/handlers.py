@@ -132,6 +132,23 @@ async def drive_hotfix(
 ) -> None:
     controller = RUNTIME.controller
     assert controller is not None
+    try:
+        await _drive(controller, namespace, name, body, stopped, logger)
+    finally:
+        if stopped.reason is not None and stopped.reason & kopf.DaemonStoppingReason.RESOURCE_DELETED:
+            # A step in flight when the Hotfix was deleted may have counted it again (its phase, its next
+            # analysis, its people alerts) after hotfix_deleted forgot it: forget it once the step is over.
+            controller.forget(namespace, name)
+
+
+async def _drive(
+    controller: HotfixController,
+    namespace: str,
+    name: str,
+    body: kopf.Body,
+    stopped: kopf.DaemonStopped,
+    logger: logging.Logger,
+) -> None:
     while not stopped:
         try:
             # Kopf keeps the daemon's body live from the watch: a step reads no object of its own. Kopf swaps
