@@ -135,10 +135,15 @@ async def drive_hotfix(
     try:
         await _drive(controller, namespace, name, body, stopped, logger)
     finally:
+        # However the daemon ends, this process no longer analyses the Hotfix, and nothing it keeps may say
+        # otherwise: a step in flight when the Hotfix was deleted may count it again after hotfix_deleted
+        # forgot it, and a step cancelled in its status write (its own terminal event stops the daemon)
+        # never gets to drop it from the lag gauge.
         if stopped.reason is not None and stopped.reason & kopf.DaemonStoppingReason.RESOURCE_DELETED:
-            # A step in flight when the Hotfix was deleted may have counted it again (its phase, its next
-            # analysis, its people alerts) after hotfix_deleted forgot it: forget it once the step is over.
             controller.forget(namespace, name)
+        else:
+            controller.resume_finished(controller.freshest(dict(body)))
+            controller.settled(namespace, name)
 
 
 async def _drive(
