@@ -138,11 +138,10 @@ async def drive_hotfix(
         # However the daemon ends, this process no longer analyses the Hotfix, and nothing it keeps may say
         # otherwise: a step in flight when the Hotfix was deleted may count it again after hotfix_deleted
         # forgot it, and a step cancelled in its status write (its own terminal event stops the daemon)
-        # never gets to drop it from the lag gauge.
+        # never gets to drop it from the lag gauge. Its people alerts stay as its last step left them.
         if stopped.reason is not None and stopped.reason & kopf.DaemonStoppingReason.RESOURCE_DELETED:
             controller.forget(namespace, name)
         else:
-            controller.resume_finished(controller.freshest(dict(body)))
             controller.settled(namespace, name)
 
 
