@@ -371,7 +371,7 @@ def test_abort_hands_off_to_people(
 
 
 def test_operator_metrics_count_decisions_and_rollbacks(running_operator: OperatorProcess) -> None:
-    # Runs last in this module: the module's operator has rolled back several Hotfixes by now.
+    # Runs after this module's rollback tests (the file's order): its operator has rolled back several by now.
     metrics = running_operator.metrics()
     assert 'hotfix_operator_decisions_total{action="rollback",rule="root-cause-unknown"}' in metrics
     assert "hotfix_operator_rollbacks_total" in metrics
