@@ -122,15 +122,21 @@ def serve(counters: PodCounters, pod: PodBehaviour, elapsed: float, rng: np.rand
     counters.restarts += int(rng.poisson(pod.restarts_per_minute * elapsed / 60))
 
 
-def _ready(pod: Any) -> bool:
-    if pod.metadata.deletion_timestamp is not None:
+def _ready(pod: dict[str, Any]) -> bool:
+    if pod["metadata"].get("deletionTimestamp") is not None:
         return False
-    conditions = (pod.status.conditions or []) if pod.status else []
-    return any(condition.type == "Ready" and condition.status == "True" for condition in conditions)
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(condition.get("type") == "Ready" and condition.get("status") == "True" for condition in conditions)
 
 
-def _controller(metadata: Any) -> Any | None:
-    return next((ref for ref in metadata.owner_references or [] if ref.controller), None)
+def _controller(metadata: dict[str, Any]) -> dict[str, Any] | None:
+    return next((ref for ref in metadata.get("ownerReferences") or [] if ref.get("controller")), None)
+
+
+def _items(response: Any) -> list[dict[str, Any]]:
+    """A list call's items as plain JSON: the client's models cost ten times the decoding (0.43 s against
+    0.04 s for 2,000 pods), at every poll, and the scrape waited for that CPU."""
+    return json.loads(response.data)["items"]
 
 
 class WorkloadSimulator:
@@ -148,20 +154,22 @@ class WorkloadSimulator:
 
     def ready_pods(self) -> dict[PodIdentity, PodBehaviour]:
         replica_set_owner = {}
-        for replica_set in self.apps.list_replica_set_for_all_namespaces().items:
-            owner = _controller(replica_set.metadata)
-            if owner is not None and owner.kind == "Deployment":
-                replica_set_owner[(replica_set.metadata.namespace, replica_set.metadata.name)] = owner.name
+        for replica_set in _items(self.apps.list_replica_set_for_all_namespaces(_preload_content=False)):
+            metadata = replica_set["metadata"]
+            owner = _controller(metadata)
+            if owner is not None and owner.get("kind") == "Deployment":
+                replica_set_owner[(metadata["namespace"], metadata["name"])] = owner["name"]
         pods: dict[PodIdentity, PodBehaviour] = {}
-        for pod in self.core.list_pod_for_all_namespaces().items:
-            owner = _controller(pod.metadata)
-            if owner is None or owner.kind != "ReplicaSet" or not _ready(pod):
+        for pod in _items(self.core.list_pod_for_all_namespaces(_preload_content=False)):
+            metadata = pod["metadata"]
+            owner = _controller(metadata)
+            if owner is None or owner.get("kind") != "ReplicaSet" or not _ready(pod):
                 continue
-            deployment = replica_set_owner.get((pod.metadata.namespace, owner.name))
+            deployment = replica_set_owner.get((metadata["namespace"], owner["name"]))
             if deployment is not None:
-                identity = PodIdentity(pod.metadata.namespace, deployment, pod.metadata.name)
-                images = [container.image for container in pod.spec.containers]
-                pods[identity] = PodBehaviour.from_annotations(pod.metadata.annotations, images)
+                identity = PodIdentity(metadata["namespace"], deployment, metadata["name"])
+                images = [container.get("image", "") for container in (pod.get("spec") or {}).get("containers") or []]
+                pods[identity] = PodBehaviour.from_annotations(metadata.get("annotations"), images)
         return pods
 
     def advance(self, elapsed: float) -> None:
