@@ -1,4 +1,4 @@
-"""The controller core's plumbing: which threads its blocking calls run on."""
+"""The controller core's plumbing: which threads its blocking calls run on, and what the watch updates."""
 
 from __future__ import annotations
 
@@ -41,3 +41,13 @@ def test_slow_prometheus_side_work_never_takes_the_threads_of_deployment_calls()
     assert not undo_thread.startswith("prometheus-side")
     assert all(name.startswith("prometheus-side") for name in check_threads)
     assert len(set(check_threads)) == PROMETHEUS_SIDE_WORKERS
+
+
+def test_the_phase_gauge_follows_the_watch_for_hotfixes_it_counts() -> None:
+    """A step cancelled in its terminal status write never records the phase it wrote: the watch event of that
+    write does. A Hotfix already forgotten (deleted) is not counted again by a late event."""
+    controller = core()
+    controller.phases["shop/api-fix"] = "Monitoring"
+    controller.watched("shop", "api-fix", {"metadata": {"resourceVersion": "7"}, "status": {"phase": "Escalated"}})
+    controller.watched("shop", "gone-fix", {"metadata": {"resourceVersion": "8"}, "status": {"phase": "Monitoring"}})
+    assert controller.phases == {"shop/api-fix": "Escalated"}

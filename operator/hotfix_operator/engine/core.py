@@ -215,6 +215,10 @@ class ControllerCore:
         """The watch delivered this version: drop our own last write if it is no newer, rather than keep a
         second copy of every Hotfix until its next step (one interval, for thousands of Hotfixes)."""
         key = f"{namespace}/{name}"
+        phase = (body.get("status") or {}).get("phase")
+        if phase is not None and key in self.phases:
+            # The gauge follows the Hotfix itself: a step cancelled in its terminal write never records it.
+            self.phases[key] = phase
         if key not in self._last_writes:
             return  # not written by this process, or settled: nothing to compare, nothing to keep
         version = self._watched_versions[key] = _resource_version(body)
