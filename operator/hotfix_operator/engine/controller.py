@@ -8,8 +8,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from hotfix_operator.analysis.queries import build_request
-from hotfix_operator.analysis.scheduler import next_boundary, until_just_before_boundary
+from hotfix_operator.analysis.scheduler import until_just_before_boundary
 from hotfix_operator.api.models import SpecError, parse_spec
 from hotfix_operator.api.status import TERMINAL_PHASES, HotfixStatus, Phase, append_timeline
 from hotfix_operator.engine.alerting import AlertRulePublishing
@@ -42,7 +41,6 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
         thousands of Hotfixes wait for the same boundary. None: the step analyses itself, if at all."""
         metadata, status = body["metadata"], body.get("status") or {}
         key = f"{metadata['namespace']}/{metadata['name']}"
-        boundary = self._boundaries.pop(key, None)
         if status.get("phase") not in {phase.value for phase in ANALYSED_PHASES}:
             return None
         annotations = metadata.get("annotations") or {}
@@ -55,14 +53,17 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
         planned = self._planned_requests.get(key)
         if planned is None or planned.generation != generation or planned.opened != opened:
             # Parsed once per spec and window, not at every interval: thousands of Hotfixes wake together.
-            planned = self._plan_request(metadata, body.get("spec") or {}, opened)
+            planned = self._plan_request(key, metadata, body.get("spec") or {}, opened)
             if planned is None:
                 return None
             self._planned_requests[key] = planned
-        report = await self.scheduler.next_report(planned.endpoint, planned.request, boundary)
+        # The boundary the daemon slept towards is when this analysis was due: a late wake-up still gets it.
+        report = await self.scheduler.next_report(planned.endpoint, planned.request, self.analysis_due.get(key))
         return Prefetched(generation=generation, active_since=planned.active_since, report=report)
 
-    def _plan_request(self, metadata: dict[str, Any], spec_body: dict[str, Any], opened: str) -> PlannedRequest | None:
+    def _plan_request(
+        self, key: str, metadata: dict[str, Any], spec_body: dict[str, Any], opened: str
+    ) -> PlannedRequest | None:
         try:
             spec = parse_spec(spec_body)
         except SpecError:
@@ -70,9 +71,7 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
         if self._unknown_endpoint(spec):
             return None
         active_since = datetime.fromisoformat(opened.replace("Z", "+00:00"))
-        key = f"{metadata['namespace']}/{metadata['name']}"
-        targets = tuple((metadata["namespace"], target.deployment) for target in spec.targets)
-        request = build_request(self.config.query_settings, key, targets, spec.analysis, active_since.timestamp())
+        request = self._request_for(key, metadata["namespace"], spec, active_since)
         return PlannedRequest(metadata.get("generation"), opened, active_since, self._endpoint(spec), request)
 
     async def reconcile(
@@ -136,7 +135,5 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
             # The next step's analysis runs at the next interval boundary: sleep until just before it rather
             # than wait for it inside the step, which would hold the step's copy of the Hotfix all along
             # (a copy for every Hotfix at once, thousands of them).
-            now, interval = time.time(), max(step.spec.analysis.interval.total_seconds(), 1.0)
-            self._boundaries[step.key] = next_boundary(now, interval)
-            return until_just_before_boundary(now, interval)
+            return until_just_before_boundary(time.time(), step.spec.analysis.interval.total_seconds())
         return delay

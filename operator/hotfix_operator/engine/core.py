@@ -163,8 +163,7 @@ class ControllerCore:
         # When each Hotfix under analysis is due for its next one (epoch seconds): /metrics' lag and resume.
         self.analysis_due: dict[str, float] = {}
         self.step_slots = StepSlots(STEPS_AT_ONCE)
-        # Per Hotfix between its steps: the boundary its daemon sleeps towards, and its analysis request.
-        self._boundaries: dict[str, float] = {}
+        # Per Hotfix between its steps: its analysis request, planned once per spec and window.
         self._planned_requests: dict[str, PlannedRequest] = {}
         metrics.track(lambda: self.phases, lambda: self.analysis_due)
         self._prometheus_side_pool = ThreadPoolExecutor(PROMETHEUS_SIDE_WORKERS, thread_name_prefix="prometheus-side")
@@ -288,7 +287,6 @@ class ControllerCore:
         self._own_writes.pop(f"{namespace}/{name}", None)
         self._watched_versions.pop(f"{namespace}/{name}", None)
         self.analysis_due.pop(f"{namespace}/{name}", None)
-        self._boundaries.pop(f"{namespace}/{name}", None)
         self._planned_requests.pop(f"{namespace}/{name}", None)
 
     def forget(self, namespace: str, name: str) -> None:
@@ -332,11 +330,14 @@ class ControllerCore:
         return f'spec.analysis.prometheus: the operator has no Prometheus endpoint "{endpoint}"; it has: {known}'
 
     def _analysis_request(self, step: Step, active_since: datetime) -> AnalysisRequest:
+        return self._request_for(step.key, step.namespace, step.spec, active_since)
+
+    def _request_for(self, key: str, namespace: str, spec: HotfixSpec, active_since: datetime) -> AnalysisRequest:
         return build_request(
             self.config.query_settings,
-            step.key,
-            tuple((step.namespace, target.deployment) for target in step.spec.targets),
-            step.spec.analysis,
+            key,
+            tuple((namespace, target.deployment) for target in spec.targets),
+            spec.analysis,
             active_since.timestamp(),
         )
 
