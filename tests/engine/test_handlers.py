@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import kopf
@@ -79,27 +80,39 @@ def body() -> dict[str, Any]:
     return {"metadata": {"namespace": "shop", "name": "api-fix"}, "status": {"phase": "Monitoring"}}
 
 
-def test_a_step_that_counts_the_hotfix_again_after_its_deletion_leaves_nothing_behind(
-    monkeypatch: pytest.MonkeyPatch, body: dict[str, Any]
-) -> None:
+Step = Callable[[RecordingController, Stopped], Awaitable[float | None]]
+
+
+def drive_to_its_end(monkeypatch: pytest.MonkeyPatch, body: dict[str, Any], step: Step) -> RecordingController:
+    """Run the daemon over one step (which may stop it) until the daemon returns."""
+
     async def scenario() -> RecordingController:
         stopped = Stopped()
 
-        async def step_in_flight_at_deletion(controller: RecordingController) -> float:
-            # hotfix_deleted forgets the Hotfix while this step still waits for its analysis ...
-            stopped.stop(kopf.DaemonStoppingReason.RESOURCE_DELETED)
-            controller.forget("shop", "api-fix")
-            # ... and the step, once analysed, records it again.
-            controller.phases[KEY] = "Monitoring"
-            controller.analysis_due[KEY] = 0.0
-            return 0.0
+        async def play(controller: RecordingController) -> float | None:
+            return await step(controller, stopped)
 
-        controller = RecordingController(step_in_flight_at_deletion)
+        controller = RecordingController(play)
         monkeypatch.setattr(handlers.RUNTIME, "controller", controller)
         await run_daemon(controller, stopped, body)
         return controller
 
-    controller = asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def test_a_step_that_counts_the_hotfix_again_after_its_deletion_leaves_nothing_behind(
+    monkeypatch: pytest.MonkeyPatch, body: dict[str, Any]
+) -> None:
+    async def step_in_flight_at_deletion(controller: RecordingController, stopped: Stopped) -> float:
+        # hotfix_deleted forgets the Hotfix while this step still waits for its analysis ...
+        stopped.stop(kopf.DaemonStoppingReason.RESOURCE_DELETED)
+        controller.forget("shop", "api-fix")
+        # ... and the step, once analysed, records it again.
+        controller.phases[KEY] = "Monitoring"
+        controller.analysis_due[KEY] = 0.0
+        return 0.0
+
+    controller = drive_to_its_end(monkeypatch, body, step_in_flight_at_deletion)
     assert controller.forgotten == [KEY, KEY]
     assert controller.analysis_due == {}
     assert controller.phases == {}
@@ -139,21 +152,13 @@ def test_a_daemon_stopped_while_it_sleeps_is_not_forgotten_unless_deleted(
     """The operator exiting (or pausing for a peer) ends the daemon of a Hotfix that is still at work: it is
     dropped from the analysed ones here, and keeps its phase in the gauge."""
 
-    async def scenario() -> RecordingController:
-        stopped = Stopped()
+    async def monitoring_step(controller: RecordingController, stopped: Stopped) -> float:
+        controller.phases[KEY] = "Monitoring"
+        controller.analysis_due[KEY] = 0.0
+        stopped.stop(kopf.DaemonStoppingReason.OPERATOR_EXITING)
+        return 30.0
 
-        async def monitoring_step(controller: RecordingController) -> float:
-            controller.phases[KEY] = "Monitoring"
-            controller.analysis_due[KEY] = 0.0
-            stopped.stop(kopf.DaemonStoppingReason.OPERATOR_EXITING)
-            return 30.0
-
-        controller = RecordingController(monitoring_step)
-        monkeypatch.setattr(handlers.RUNTIME, "controller", controller)
-        await run_daemon(controller, stopped, body)
-        return controller
-
-    controller = asyncio.run(scenario())
+    controller = drive_to_its_end(monkeypatch, body, monitoring_step)
     assert controller.analysis_due == {}
     assert controller.phases == {KEY: "Monitoring"}
     assert controller.forgotten == []
