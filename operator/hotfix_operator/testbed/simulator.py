@@ -20,16 +20,15 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
 from kubernetes import client, config
-from prometheus_client import start_http_server
-from prometheus_client.core import CollectorRegistry, Metric
 
-from hotfix_operator.testbed.telemetry_shapes import SHAPES, PodCounters, PodIdentity, samples
+from hotfix_operator.testbed.telemetry_shapes import SHAPES, PodCounters, PodIdentity, Sample, samples
 
 log = logging.getLogger("hotfix_operator.simulator")
 
@@ -198,19 +197,59 @@ class WorkloadSimulator:
     def stop(self) -> None:
         self._stop.set()
 
-    def collect(self) -> Iterator[Metric]:
-        families: dict[str, Metric] = {}
+    def exposition(self) -> bytes:
+        """Every Ready pod's series in Prometheus' text format, as one scrape of all the pods."""
         with self._lock:
-            for identity, counters in sorted(self.counters.items(), key=lambda item: item[0].pod):
-                behaviour = self._pods.get(identity)
-                if behaviour is None:
-                    continue
-                for name, labels, value in samples(behaviour.telemetry, identity, counters, behaviour.with_sessions):
-                    family = families.get(name)
-                    if family is None:
-                        family = families[name] = Metric(name, name, "untyped")
-                    family.add_sample(name, labels, value)
-        yield from families.values()
+            pod_samples = [
+                sample
+                for identity, counters in sorted(self.counters.items(), key=lambda item: item[0].pod)
+                if (behaviour := self._pods.get(identity)) is not None
+                for sample in samples(behaviour.telemetry, identity, counters, behaviour.with_sessions)
+            ]
+        return text_format(pod_samples)
+
+
+def _label_value(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def text_format(pod_samples: Iterable[Sample]) -> bytes:
+    """Samples in Prometheus' text exposition format, each metric's lines together.
+
+    Written directly rather than through prometheus_client's registry: at 1,000 Deployments (2,000 pods,
+    40,000 samples) its generate_latest took 0.55 s, more than half of a 1 s scrape interval, against 0.1 s.
+    """
+    lines_by_name: dict[str, list[str]] = {}
+    for name, labels, value in pod_samples:
+        rendered = ",".join(f'{key}="{_label_value(label)}"' for key, label in labels.items())
+        lines_by_name.setdefault(name, []).append(f"{name}{{{rendered}}} {value!r}\n")
+    return "".join(line for lines in lines_by_name.values() for line in lines).encode()
+
+
+class _MetricsHandler(BaseHTTPRequestHandler):
+    simulator: WorkloadSimulator
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0] != "/metrics":
+            self.send_error(404)
+            return
+        body = self.simulator.exposition()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes come every second; they are not worth a log line each."""
+
+
+def serve_metrics(simulator: WorkloadSimulator, port: int) -> ThreadingHTTPServer:
+    handler = type("MetricsHandler", (_MetricsHandler,), {"simulator": simulator})
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -222,9 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     simulator = WorkloadSimulator(config.new_client_from_config(args.kubeconfig), args.poll_interval, args.seed)
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(simulator)
-    start_http_server(args.port, addr="127.0.0.1", registry=registry)
+    serve_metrics(simulator, args.port)
     log.info("serving metrics on 127.0.0.1:%d", args.port)
     simulator.run()
 
