@@ -32,8 +32,10 @@ def _dump(signum: int, frame: FrameType | None) -> None:
     for stat in snapshot.statistics("traceback")[:8]:
         lines.append(f"{stat.size / 2**20:.1f} MiB in {stat.count} blocks")
         lines += [f"    {line}" for line in stat.traceback.format()[-2 * FRAMES :]]
-    with open(os.environ["HOTFIX_TRACEMALLOC_OUT"], "w") as out:
-        out.write("\n".join(lines) + "\n")
+    out = os.environ["HOTFIX_TRACEMALLOC_OUT"]
+    with open(f"{out}.partial", "w") as partial:
+        partial.write("\n".join(lines) + "\n")
+    os.replace(f"{out}.partial", out)  # whoever waits for the report never reads half of it
 
 
 if os.environ.get("HOTFIX_TRACEMALLOC_OUT"):
