@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import ssl
@@ -169,6 +170,22 @@ def _rss_mib(pid: int) -> float:
     return 0.0
 
 
+def open_connections(pid: int, port: int) -> int:
+    """The process' established TCP connections to ``port`` on this machine (from /proc, as ``ss -tnp`` would)."""
+    sockets = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                sockets.add(target[len("socket:[") : -1])
+    established = 0
+    for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote_port, state, inode = int(fields[2].split(":")[1], 16), fields[3], fields[9]
+        established += remote_port == port and state == "01" and inode in sockets
+    return established
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -295,9 +312,14 @@ def main() -> None:
         print(f"  median {statistics.median(latencies):.2f}s, p95 {p95:.2f}s (target: interval + 1s = 2s)")
         print(f"  from the breach in a replay of the analysis instead: {', '.join(f'{v:.2f}s' for v in replayed)}")
         rss, cpu, seconds, requests, worst_lag = load(bed, api_client, operator)
+        assert operator.process is not None
+        connections = open_connections(
+            operator.process.pid, urllib.parse.urlsplit(bed.cluster_state.server).port or 443
+        )
         print(
             f"{LOAD_HOTFIXES} Hotfixes monitoring at once: RSS {rss:.0f} MiB, CPU {cpu:.2f} cores over {seconds:.0f}s"
         )
+        print(f"  TCP connections to the API server: {connections}")
         print(f"  worst analysis lag behind its interval (the operator's own gauge, every 0.5 s): {worst_lag:.2f}s")
         writes = sum(value for kind, value in requests.items() if kind.split()[0] in WRITE_VERBS)
         print(f"  API requests per Hotfix per minute (the API server's apiserver_request_total): {requests or 'none'}")
@@ -316,6 +338,7 @@ def main() -> None:
             "api_requests_per_hotfix_minute": requests,
             "api_writes_per_hotfix_minute": round(writes, 3),
             "worst_analysis_lag_seconds": round(worst_lag, 2),
+            "apiserver_connections": connections,
             "restart_to_first_reconcile_seconds": round(first_reconcile, 2),
             "restart_to_all_analysed_seconds": round(all_resumed, 1),
         }

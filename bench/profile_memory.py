@@ -34,12 +34,12 @@ def main() -> None:
     bed = TestBed(Path(tempfile.mkdtemp(prefix="hotfix-profile-")))
     state = bed.start()
     report = bed.work_dir / "tracemalloc.txt"
+    python_path = os.pathsep.join(filter(None, [str(HOOK), os.environ.get("PYTHONPATH", "")]))
+    env = {"PYTHONPATH": python_path, "HOTFIX_TRACEMALLOC_OUT": str(report)}
+    operator = OperatorProcess(state.kubeconfig, state.prometheus_url, bed.work_dir / "operator.log", env=env)
     try:
         api_client = config.new_client_from_config(state.kubeconfig)
         install_crd(api_client)
-        python_path = os.pathsep.join(filter(None, [str(HOOK), os.environ.get("PYTHONPATH", "")]))
-        env = {"PYTHONPATH": python_path, "HOTFIX_TRACEMALLOC_OUT": str(report)}
-        operator = OperatorProcess(state.kubeconfig, state.prometheus_url, bed.work_dir / "operator.log", env=env)
         operator.start()
         assert operator.process is not None
         rss_before = _rss_mib(operator.process.pid)
@@ -61,8 +61,8 @@ def main() -> None:
             time.sleep(1)
         print(f"tracemalloc report: {report}")
         print("\n".join(report.read_text().splitlines()[:60]))
-        operator.stop()
     finally:
+        operator.stop()  # also when the report never came: a stray operator would outlive its test bed
         bed.stop()
 
 
