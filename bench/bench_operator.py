@@ -26,6 +26,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,12 @@ def breach_to_undo(
 
 def operator_gauges(operator: OperatorProcess) -> dict[str, float]:
     """The operator's own figures of how its analyses keep up, from its /metrics."""
-    wanted = ("hotfix_operator_analysed_hotfixes", "hotfix_operator_analysis_lag_seconds")
+    wanted = (
+        "hotfix_operator_analysed_hotfixes",
+        "hotfix_operator_analysis_lag_seconds",
+        "hotfix_operator_analysis_query_seconds_sum",
+        "hotfix_operator_analysis_query_seconds_count",
+    )
     return {
         sample.name: sample.value
         for family in text_string_to_metric_families(operator.metrics())
@@ -262,9 +268,19 @@ def wait_monitoring(api_client: client.ApiClient, namespace: str, count: int, ti
     return monitoring
 
 
-def load(
-    bed: TestBed, api_client: client.ApiClient, operator: OperatorProcess
-) -> tuple[float, float, float, dict[str, float], float]:
+@dataclass(frozen=True)
+class LoadFigures:
+    rss_mib: float
+    cpu_cores: float
+    seconds: float
+    requests_per_hotfix_minute: dict[str, float]
+    worst_lag: float
+    # The batched Prometheus queries of the analyses in the window, and their mean duration.
+    queries: int
+    query_mean_seconds: float
+
+
+def load(bed: TestBed, api_client: client.ApiClient, operator: OperatorProcess) -> LoadFigures:
     namespace = "bench-load"
     create_load(api_client, namespace, LOAD_HOTFIXES, LOAD_INTERVAL)
     wait_monitoring(api_client, namespace, LOAD_HOTFIXES)
@@ -273,7 +289,7 @@ def load(
     assert operator.process is not None
     pid = operator.process.pid
     requests_before, events_before = apiserver_requests(bed), hotfix_events(api_client, namespace)
-    cpu_before, wall_before = _cpu_seconds(pid), time.monotonic()
+    cpu_before, wall_before, gauges_before = _cpu_seconds(pid), time.monotonic(), operator_gauges(operator)
     # Two analysis intervals and a status-detail period at least, so every Hotfix is analysed and may have
     # written its detail in the window measured; the operator's analysis lag sampled all along.
     window = max(60.0, 2 * parse_duration(LOAD_INTERVAL).total_seconds())
@@ -283,13 +299,24 @@ def load(
         time.sleep(0.5)
     seconds = time.monotonic() - wall_before
     cpu_share = (_cpu_seconds(pid) - cpu_before) / seconds
+    gauges = operator_gauges(operator)
+    queries = (
+        gauges["hotfix_operator_analysis_query_seconds_count"]
+        - gauges_before["hotfix_operator_analysis_query_seconds_count"]
+    )
+    query_seconds = (
+        gauges["hotfix_operator_analysis_query_seconds_sum"]
+        - gauges_before["hotfix_operator_analysis_query_seconds_sum"]
+    )
     delta = apiserver_requests(bed)
     delta.subtract(requests_before)
     delta[("POST", "events", "")] = hotfix_events(api_client, namespace) - events_before
     per_hotfix_minute = {
         kind: round(value / LOAD_HOTFIXES / (seconds / 60), 3) for kind, value in operator_requests(delta).items()
     }
-    return _rss_mib(pid), cpu_share, seconds, per_hotfix_minute, worst_lag
+    return LoadFigures(
+        _rss_mib(pid), cpu_share, seconds, per_hotfix_minute, worst_lag, int(queries), query_seconds / max(queries, 1)
+    )
 
 
 def main() -> None:
@@ -311,7 +338,9 @@ def main() -> None:
         print(f"  each: {', '.join(f'{value:.2f}s' for value in latencies)} (negative: the undo came first)")
         print(f"  median {statistics.median(latencies):.2f}s, p95 {p95:.2f}s (target: interval + 1s = 2s)")
         print(f"  from the breach in a replay of the analysis instead: {', '.join(f'{v:.2f}s' for v in replayed)}")
-        rss, cpu, seconds, requests, worst_lag = load(bed, api_client, operator)
+        figures_of_load = load(bed, api_client, operator)
+        rss, cpu, seconds = figures_of_load.rss_mib, figures_of_load.cpu_cores, figures_of_load.seconds
+        requests, worst_lag = figures_of_load.requests_per_hotfix_minute, figures_of_load.worst_lag
         assert operator.process is not None
         connections = open_connections(
             operator.process.pid, urllib.parse.urlsplit(bed.cluster_state.server).port or 443
@@ -320,6 +349,8 @@ def main() -> None:
             f"{LOAD_HOTFIXES} Hotfixes monitoring at once: RSS {rss:.0f} MiB, CPU {cpu:.2f} cores over {seconds:.0f}s"
         )
         print(f"  TCP connections to the API server: {connections}")
+        print(f"  batched analysis queries: {figures_of_load.queries}, "
+              f"{figures_of_load.query_mean_seconds:.2f}s each on average")  # fmt: skip
         print(f"  worst analysis lag behind its interval (the operator's own gauge, every 0.5 s): {worst_lag:.2f}s")
         writes = sum(value for kind, value in requests.items() if kind.split()[0] in WRITE_VERBS)
         print(f"  API requests per Hotfix per minute (the API server's apiserver_request_total): {requests or 'none'}")
@@ -339,6 +370,7 @@ def main() -> None:
             "api_writes_per_hotfix_minute": round(writes, 3),
             "worst_analysis_lag_seconds": round(worst_lag, 2),
             "apiserver_connections": connections,
+            "analysis_query_mean_seconds": round(figures_of_load.query_mean_seconds, 3),
             "restart_to_first_reconcile_seconds": round(first_reconcile, 2),
             "restart_to_all_analysed_seconds": round(all_resumed, 1),
         }
