@@ -37,8 +37,6 @@ from hotfix_operator.rules.lifecycle import rolled_back_watch_ends
 ERROR_RETRY_SECONDS = 5.0
 # A step that met an unavailable API server (and no Retry-After) comes back within this long.
 UNAVAILABLE_RETRY_SECONDS = 5.0
-# Kopf's Event posters at work at once (see configure).
-EVENT_POSTERS = 8
 log = logging.getLogger("hotfix_operator")
 
 
@@ -97,10 +95,6 @@ async def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_
     limit_arenas()
     settings.posting.reporting_component = "hotfix-operator"
     settings.posting.event_name_prefix = "hotfix-"
-    # Kopf posts each object's Events on a worker of its own and its HTTP client has no connection limit: a
-    # thousand Hotfixes changing phase together opened a TLS connection each (128 KiB of buffer apiece, 10 MiB
-    # kept at 1,000 Hotfixes). A few posters keep the order per Hotfix and the connections few.
-    settings.posting.worker_limit = EVENT_POSTERS
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
