@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from typing import Any
 
-from hotfix_operator.api.significance import needs_write
+from hotfix_operator.api.significance import detail_due, needs_write
 
 WRITTEN: dict[str, Any] = {
     "phase": "Monitoring",
@@ -34,12 +35,35 @@ def changed(**edits: Any) -> dict[str, Any]:
     return status
 
 
-def test_an_unchanged_analysis_waits_for_the_detail_period() -> None:
+def test_an_unchanged_analysis_waits_for_its_detail_to_be_due() -> None:
     detail = changed(lastAnalysis__at="2026-11-23T12:00:30+00:00", conditions__0__message="error rate 0.2%")
-    assert not needs_write(WRITTEN, detail, detail_age=30, detail_period=60)
-    assert needs_write(WRITTEN, detail, detail_age=60, detail_period=60)
-    assert needs_write(WRITTEN, detail, detail_age=None, detail_period=60)
-    assert not needs_write(WRITTEN, copy.deepcopy(WRITTEN), detail_age=600, detail_period=60)
+    assert not needs_write(WRITTEN, detail, detail_is_due=False)
+    assert needs_write(WRITTEN, detail, detail_is_due=True)
+    assert not needs_write(WRITTEN, copy.deepcopy(WRITTEN), detail_is_due=True)
+
+
+def test_detail_outside_an_aligned_analysis_is_due_once_the_last_write_is_a_period_old() -> None:
+    assert detail_due("shop/fix", age=None, period=60)
+    assert not detail_due("shop/fix", age=30, period=60)
+    assert detail_due("shop/fix", age=60, period=60)
+
+
+def test_each_hotfix_writes_its_detail_once_a_period_on_a_boundary_of_its_own() -> None:
+    boundaries = [1_764_000_000.0 + 30 * index for index in range(8)]
+    turns = {key: [b for b in boundaries if detail_due(key, 45, 60, b, 30)] for key in ("a/x", "a/y")}
+    for taken in turns.values():
+        assert [later - earlier for earlier, later in itertools.pairwise(taken)] == [60.0] * 3
+    # An interval that does not divide the period: never more often than the period.
+    taken = [b for b in (1_764_000_000.0 + 45 * index for index in range(8)) if detail_due("a/x", 45, 60, b, 45)]
+    assert all(later - earlier >= 60 for earlier, later in itertools.pairwise(taken))
+    assert detail_due("a/x", None, 60, boundaries[0], 30)  # nothing written by this process yet
+
+
+def test_hotfixes_started_together_share_the_boundaries_of_a_period() -> None:
+    keys = [f"bench-load/fix-{index}" for index in range(1000)]
+    per_boundary = [sum(detail_due(key, 45, 60, 1_764_000_000.0 + 30 * turn, 30) for key in keys) for turn in (0, 1)]
+    assert sum(per_boundary) == 1000
+    assert min(per_boundary) > 400, per_boundary
 
 
 def test_what_a_person_or_a_decision_needs_is_written_at_once() -> None:
@@ -52,4 +76,4 @@ def test_what_a_person_or_a_decision_needs_is_written_at_once() -> None:
         changed(decision={"action": "rollback"}),
         changed(alertRules__windowOpen="2026-11-23T11:30:00+00:00"),
     ):
-        assert needs_write(WRITTEN, status, detail_age=1, detail_period=60), status
+        assert needs_write(WRITTEN, status, detail_is_due=False), status

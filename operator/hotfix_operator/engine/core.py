@@ -25,7 +25,7 @@ from hotfix_operator.analysis.scheduler import AnalysisScheduler
 from hotfix_operator.analysis.verdicts import AnalysisReport
 from hotfix_operator.api.durations import format_duration
 from hotfix_operator.api.models import HotfixSpec
-from hotfix_operator.api.significance import needs_write
+from hotfix_operator.api.significance import detail_due, needs_write
 from hotfix_operator.api.status import AnalysisState, HotfixStatus, Phase, append_timeline, set_condition
 from hotfix_operator.engine.config import DEFAULT_ENDPOINT, OperatorConfig
 from hotfix_operator.engine.guarding import PolicyGuarding
@@ -96,7 +96,8 @@ class Step:
     now: datetime
     logger: logging.Logger
     written: dict[str, Any] = field(default_factory=dict)
-    analysed: bool = False
+    # The boundary of the analysis this step recorded (epoch seconds), if it recorded one.
+    analysed_at: float | None = None
     slot: Slot | None = None
     prefetched: Prefetched | None = None
 
@@ -186,7 +187,9 @@ class ControllerCore:
         status = step.status.to_api()
         last_write = self._last_writes.get(step.key)
         age = None if last_write is None else time.monotonic() - last_write
-        if needs_write(step.written, status, age, self.config.status_detail_seconds):
+        period = self.config.status_detail_seconds
+        interval = step.spec.analysis.interval.total_seconds() if step.analysed_at is not None else None
+        if needs_write(step.written, status, detail_due(step.key, age, period, step.analysed_at, interval)):
             written = await self._io(self.hotfixes.write_status, step.body, status)
             # The watch may deliver this write before the step resumes here: keep a copy only if it did not.
             if _resource_version(written) > self._watched_versions.get(step.key, 0):
@@ -195,7 +198,7 @@ class ControllerCore:
             self._last_writes[step.key] = time.monotonic()
         if step.status.phase is not None:
             self.phases[step.key] = step.status.phase.value
-        if not step.analysed or step.status.phase not in ANALYSING_PHASES:
+        if step.analysed_at is None or step.status.phase not in ANALYSING_PHASES:
             self.analysis_due.pop(step.key, None)
 
     def freshest(self, live: dict[str, Any]) -> dict[str, Any]:
@@ -367,7 +370,7 @@ class ControllerCore:
         else:
             report = await self._next_report(step, active_since)
         step.now = utcnow()
-        step.analysed = True
+        step.analysed_at = report.at
         self.analysis_due[step.key] = report.at + max(step.spec.analysis.interval.total_seconds(), 1.0)
         step.status.last_analysis = {
             "at": datetime.fromtimestamp(report.at, UTC).isoformat(),
