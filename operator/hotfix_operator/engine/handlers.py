@@ -23,6 +23,7 @@ from hotfix_operator.api.policy import POLICY_PLURAL
 from hotfix_operator.api.status import TERMINAL_PHASES, HotfixStatus, Phase
 from hotfix_operator.engine.config import OperatorConfig
 from hotfix_operator.engine.controller import HotfixController
+from hotfix_operator.engine.diffbase import LeanAnnotationsDiffBaseStorage
 from hotfix_operator.engine.memory import limit_arenas, trim_periodically
 from hotfix_operator.engine.metrics import OperatorMetrics
 from hotfix_operator.kube.hotfixes import HotfixClient, HotfixGone
@@ -97,7 +98,7 @@ async def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_
     settings.posting.event_name_prefix = "hotfix-"
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    settings.persistence.diffbase_storage = LeanAnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
     )
     # Least privilege: the operator needs no list/watch on CRDs or namespaces.
