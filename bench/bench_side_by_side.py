@@ -83,11 +83,14 @@ def hotfix_operator_side(bed: TestBed, api_client: client.ApiClient, objects: in
         return measure(operator.process.pid, bed, HOTFIX_RESOURCES, objects)
     finally:
         operator.stop()
+        # Argo's side then runs on a cluster (and a simulator, and a Prometheus) without these pods' traffic.
+        client.AppsV1Api(api_client).delete_collection_namespaced_deployment(f"hotfix-{objects}")
 
 
 def analysis_template(namespace: str, prometheus_url: str) -> dict[str, Any]:
     """The same threshold as a Hotfix's error rate: above 1% fails the measurement."""
-    selector = f'namespace="{namespace}",pod=~"{{{{args.rollout}}}}-.*"'
+    # The simulator names each pod's series after its workload (here the Rollout), as for a Deployment.
+    selector = f'namespace="{namespace}",deployment="{{{{args.rollout}}}}"'
     query = (
         f'(sum(rate(http_requests_total{{{selector},code=~"5.."}}[1m])) / '
         f"sum(rate(http_requests_total{{{selector}}}[1m]))) or vector(0)"

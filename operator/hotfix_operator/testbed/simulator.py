@@ -37,6 +37,8 @@ ERROR_RATIO = ANNOTATION_PREFIX + "error-ratio"
 P95_MS = ANNOTATION_PREFIX + "p95-ms"
 CRASH_RATIO = ANNOTATION_PREFIX + "crash-ratio"
 REQUESTS_PER_SECOND = ANNOTATION_PREFIX + "rps"
+# The owners of ReplicaSets whose pods serve traffic, each pod's series named after its workload.
+WORKLOAD_KINDS = frozenset({"Deployment", "Rollout"})
 SESSIONS_PER_SECOND = ANNOTATION_PREFIX + "sessions-per-second"
 RESTARTS_PER_MINUTE = ANNOTATION_PREFIX + "restarts-per-minute"
 # Not numbers: the telemetry shape the pod exposes, and "false" for a backend without session metrics.
@@ -156,7 +158,8 @@ class WorkloadSimulator:
         for replica_set in _items(self.apps.list_replica_set_for_all_namespaces(_preload_content=False)):
             metadata = replica_set["metadata"]
             owner = _controller(metadata)
-            if owner is not None and owner.get("kind") == "Deployment":
+            # Argo Rollouts' Rollouts own their ReplicaSets as Deployments do (the side-by-side benchmark).
+            if owner is not None and owner.get("kind") in WORKLOAD_KINDS:
                 replica_set_owner[(metadata["namespace"], metadata["name"])] = owner["name"]
         pods: dict[PodIdentity, PodBehaviour] = {}
         for pod in _items(self.core.list_pod_for_all_namespaces(_preload_content=False)):
