@@ -32,13 +32,14 @@ from hotfix_operator.testbed.telemetry_shapes import SHAPES, PodCounters, PodIde
 
 log = logging.getLogger("hotfix_operator.simulator")
 
+# The owners of ReplicaSets whose pods serve traffic, each pod's series named after its workload.
+WORKLOAD_KINDS = frozenset({"Deployment", "Rollout"})
+
 ANNOTATION_PREFIX = "simulator.hotfix.dev/"
 ERROR_RATIO = ANNOTATION_PREFIX + "error-ratio"
 P95_MS = ANNOTATION_PREFIX + "p95-ms"
 CRASH_RATIO = ANNOTATION_PREFIX + "crash-ratio"
 REQUESTS_PER_SECOND = ANNOTATION_PREFIX + "rps"
-# The owners of ReplicaSets whose pods serve traffic, each pod's series named after its workload.
-WORKLOAD_KINDS = frozenset({"Deployment", "Rollout"})
 SESSIONS_PER_SECOND = ANNOTATION_PREFIX + "sessions-per-second"
 RESTARTS_PER_MINUTE = ANNOTATION_PREFIX + "restarts-per-minute"
 # Not numbers: the telemetry shape the pod exposes, and "false" for a backend without session metrics.
