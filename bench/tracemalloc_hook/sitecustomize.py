@@ -19,7 +19,7 @@ def _start(signum: int, frame: FrameType | None) -> None:
 
 
 def _holders(obj: object, depth: int) -> str:
-    """What refers to ``obj``, ``depth`` levels up, by type (frames and functions by name)."""
+    """What refers to ``obj``, ``depth`` levels up, by type (a frame by its function's name)."""
     if depth == 0:
         return ""
     names = []
