@@ -74,17 +74,19 @@ def hotfix_operator_side(bed: TestBed, api_client: client.ApiClient, objects: in
     assert state is not None
     operator = OperatorProcess(state.kubeconfig, state.prometheus_url, bed.work_dir / f"operator-{objects}.log")
     operator.start()
+    namespace = f"hotfix-{objects}"
     try:
-        namespace = f"hotfix-{objects}"
         create_load(api_client, namespace, objects, LOAD_INTERVAL)
         wait_monitoring(api_client, namespace, objects, timeout=1800)
         time.sleep(parse_duration(LOAD_INTERVAL).total_seconds())
         assert operator.process is not None
-        return measure(operator.process.pid, bed, HOTFIX_RESOURCES, objects)
+        figures = measure(operator.process.pid, bed, HOTFIX_RESOURCES, objects)
     finally:
         operator.stop()
-        # Argo's side then runs on a cluster (and a simulator, and a Prometheus) without these pods' traffic.
-        client.AppsV1Api(api_client).delete_collection_namespaced_deployment(f"hotfix-{objects}")
+    # Argo's side then runs on a cluster (and a simulator, and a Prometheus) without these pods' traffic. Not
+    # in the finally: a failed load would have its own error hidden by this call's.
+    client.AppsV1Api(api_client).delete_collection_namespaced_deployment(namespace)
+    return figures
 
 
 def analysis_template(namespace: str, prometheus_url: str) -> dict[str, Any]:
