@@ -59,6 +59,13 @@ def test_each_hotfix_writes_its_detail_once_a_period_on_a_boundary_of_its_own() 
     assert detail_due("a/x", None, 60, boundaries[0], 30)  # nothing written by this process yet
 
 
+def test_a_turn_right_after_another_write_waits_for_the_next() -> None:
+    """A decision written 10 s ago: the detail's turn a moment later writes nothing (at 1 s, 60 turns)."""
+    turn = next(b for b in (1_764_000_000.0 + index for index in range(60)) if detail_due("a/x", 60, 60, b, 1))
+    assert not detail_due("a/x", 10, 60, turn, 1)
+    assert detail_due("a/x", 59, 60, turn, 1)
+
+
 def test_hotfixes_started_together_share_the_boundaries_of_a_period() -> None:
     keys = [f"bench-load/fix-{index}" for index in range(1000)]
     per_boundary = [sum(detail_due(key, 45, 60, 1_764_000_000.0 + 30 * turn, 30) for key in keys) for turn in (0, 1)]

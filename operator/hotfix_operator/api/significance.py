@@ -53,7 +53,9 @@ def detail_due(
         return age >= period
     interval = max(interval, 1.0)
     turns = max(1, math.ceil(period / interval))
-    return round(boundary / interval) % turns == zlib.crc32(key.encode()) % turns
+    # Not on a turn that comes right after another write (a decision, say): a period apart, give or take the
+    # interval a write may have waited behind others.
+    return age >= period - interval and round(boundary / interval) % turns == zlib.crc32(key.encode()) % turns
 
 
 def needs_write(written: dict[str, Any], status: dict[str, Any], detail_is_due: bool) -> bool:
