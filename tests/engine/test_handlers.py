@@ -104,7 +104,7 @@ def test_a_step_that_counts_the_hotfix_again_after_its_deletion_leaves_nothing_b
     monkeypatch: pytest.MonkeyPatch, body: dict[str, Any]
 ) -> None:
     async def step_in_flight_at_deletion(controller: RecordingController, stopped: Stopped) -> float:
-        # hotfix_deleted forgets the Hotfix while this step still waits for its analysis ...
+        # the DELETED event forgets the Hotfix while this step still waits for its analysis ...
         stopped.stop(kopf.DaemonStoppingReason.RESOURCE_DELETED)
         controller.forget("shop", "api-fix")
         # ... and the step, once analysed, records it again.

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
-from hotfix_operator.engine.memory import limit_arenas, trim
+from hotfix_operator.engine.memory import freeze_start_up_objects, limit_arenas, trim
 
 # About the size of a Hotfix in Monitoring as the API server sends it.
 HOTFIX_JSON = json.dumps(
@@ -37,3 +38,16 @@ def test_arenas_are_limited_and_a_burst_of_decoded_hotfixes_is_given_back() -> N
     assert trim()
     assert _rss_mib() < freed_but_kept - 10, "trimming gave back less than 10 MiB of a burst of about 100 MiB"
     assert len(kept) == 120
+
+
+def test_objects_alive_at_start_up_are_left_out_of_every_collection() -> None:
+    threshold = gc.get_threshold()
+    start_up_objects = [{"module-level": index} for index in range(1000)]
+    try:
+        freeze_start_up_objects()
+        assert gc.get_freeze_count() >= len(start_up_objects)
+        assert not any(gc.is_tracked(item) and item in gc.get_objects(generation=2) for item in start_up_objects[:5])
+        assert gc.get_threshold()[0] > threshold[0]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

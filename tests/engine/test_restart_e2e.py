@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from hotfix_operator.testbed.operator_process import OperatorProcess
+from hotfix_operator.testbed.processes import wait_until
 from hotfix_operator.testbed.stack import TestBed, TestBedState
 from operator_support import BAD_IMAGE, GOOD_IMAGE, Cluster, hotfix_manifest
 
@@ -50,3 +52,28 @@ def test_killed_in_any_phase_resumes_without_repeating(
     patched = [entry["message"] for entry in timeline if entry["type"] == "RollbackPatched"]
     assert len(patched) == 1, timeline
     assert "skipped: it already runs" not in patched[0]
+
+
+def _phase_gauge(operator: OperatorProcess, phase: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(operator.metrics())
+        for sample in family.samples
+        if sample.name == "hotfix_operator_hotfixes" and sample.labels.get("phase") == phase
+    )
+
+
+def test_a_finished_hotfix_is_counted_after_a_restart_and_forgotten_once_deleted(
+    restartable_operator: OperatorProcess, cluster: Cluster
+) -> None:
+    """No step is left for a finished Hotfix: the operator's initial listing is where a new process meets it."""
+    cluster.create_deployment("cart")
+    hotfix = hotfix_manifest("cart-fix", ["cart"], GOOD_IMAGE)
+    hotfix["spec"]["analysis"]["prometheus"] = "not-configured"
+    cluster.apply_hotfix(hotfix)
+    assert cluster.wait_phase("cart-fix", "Failed")["conditions"]
+    restartable_operator.kill()
+    restartable_operator.start()
+    wait_until(lambda: _phase_gauge(restartable_operator, "Failed") == 1, timeout=30, what="the Failed Hotfix counted")
+    cluster.delete_hotfix("cart-fix")
+    wait_until(lambda: _phase_gauge(restartable_operator, "Failed") == 0, timeout=30, what="the deleted one forgotten")

@@ -39,3 +39,17 @@ def test_steady_monitoring_writes_nothing_until_something_changes(
     time.sleep(10)
     assert cluster.hotfix("books-fix")["metadata"]["resourceVersion"] == version
     cluster.edit_and_wait_observed("books-fix", timeout=5)
+
+
+def test_a_hotfix_carries_little_bookkeeping_beside_its_spec_and_status(
+    default_operator: OperatorProcess, cluster: Cluster
+) -> None:
+    """Every Hotfix is held whole in the operator's memory and sent whole at each list (a restart, a relist):
+    the status' managedFields entry is one line (an atomic status), and Kopf keeps no diff base on it."""
+    cluster.create_deployment("maps")
+    cluster.apply_hotfix(hotfix_manifest("maps-fix", ["maps"], FIXED_IMAGE, stability={"checkpoints": ["1h"]}))
+    cluster.wait_phase("maps-fix", "Monitoring")
+    metadata = cluster.hotfix("maps-fix")["metadata"]
+    status_entries = [entry for entry in metadata["managedFields"] if entry.get("subresource") == "status"]
+    assert [entry["fieldsV1"] for entry in status_entries] == [{"f:status": {}}]
+    assert not [key for key in metadata.get("annotations") or {} if key.startswith("hotfix.dev/")]

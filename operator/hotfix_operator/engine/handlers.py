@@ -24,8 +24,9 @@ from hotfix_operator.api.status import TERMINAL_PHASES, HotfixStatus, Phase
 from hotfix_operator.engine.config import OperatorConfig
 from hotfix_operator.engine.controller import HotfixController
 from hotfix_operator.engine.diffbase import LeanAnnotationsDiffBaseStorage
-from hotfix_operator.engine.memory import limit_arenas, trim_periodically
+from hotfix_operator.engine.memory import freeze_start_up_objects, limit_arenas, trim_periodically
 from hotfix_operator.engine.metrics import OperatorMetrics
+from hotfix_operator.kube.deployments import import_apps_api
 from hotfix_operator.kube.hotfixes import HotfixClient, HotfixGone
 from hotfix_operator.kube.identity import TenantClients
 from hotfix_operator.kube.prometheus_rules import PrometheusRuleClient
@@ -98,6 +99,7 @@ async def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_
     settings.posting.event_name_prefix = "hotfix-"
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    # Kopf builds every object's essence at every event (a daemon's idle timer resets on a change of it).
     settings.persistence.diffbase_storage = LeanAnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
     )
@@ -108,12 +110,15 @@ async def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_
     api_client = await asyncio.to_thread(kubernetes_client)
     RUNTIME.controller = build_controller(RUNTIME.config, api_client)
     RUNTIME.background.append(asyncio.create_task(trim_periodically()))
+    # While the initial lists are on their way (seconds, amid thousands of objects), not at the first step.
+    RUNTIME.background.append(asyncio.create_task(asyncio.to_thread(import_apps_api)))
     if RUNTIME.controller.alertmanager is not None:
         # Kept on the runtime: a task nobody references can be collected mid-flight.
         RUNTIME.background.append(asyncio.create_task(RUNTIME.controller.alertmanager.run()))
     if RUNTIME.config.metrics_port:
         RUNTIME.controller.metrics.serve(RUNTIME.config.metrics_address, RUNTIME.config.metrics_port)
         logger.info("serving /metrics on %s:%d", RUNTIME.config.metrics_address, RUNTIME.config.metrics_port)
+    freeze_start_up_objects()
 
 
 def _not_finished(spec: dict[str, Any], status: dict[str, Any], **_: Any) -> bool:
@@ -137,8 +142,8 @@ async def drive_hotfix(
         await _drive(controller, namespace, name, body, stopped, logger)
     finally:
         # However the daemon ends, this process no longer analyses the Hotfix, and nothing it keeps may say
-        # otherwise: a step in flight when the Hotfix was deleted may count it again after hotfix_deleted
-        # forgot it, and a step cancelled in its status write (its own terminal event stops the daemon)
+        # otherwise: a step in flight when the Hotfix was deleted may count it again after it was forgotten,
+        # and a step cancelled in its status write (its own terminal event stops the daemon)
         # never gets to drop it from the lag gauge. Its people alerts stay as its last step left them.
         if stopped.reason is not None and stopped.reason & kopf.DaemonStoppingReason.RESOURCE_DELETED:
             controller.forget(namespace, name)
@@ -204,23 +209,33 @@ def _quiet_claim_tracking(record: logging.LogRecord) -> bool:
     return not any(f"'{handler}' succeeded" in message for handler in QUIET_HANDLERS)
 
 
+# Only watch-event handlers and the daemon, no change handlers (on.create/update/resume/delete): for those Kopf
+# keeps a diff-base annotation on each object, loads its progress and formats the whole object for a debug
+# line at every event, a third of its time per Hotfix listed at a restart amid 1,000 of them.
 @kopf.on.event(GROUP, VERSION, PLURAL)
-def track_claims(event: dict[str, Any], namespace: str, name: str, body: kopf.Body, **_: Any) -> None:
-    """Which Hotfix holds which Deployments, from the watch itself (one Hotfix per Deployment at a time); and
-    the moment the watch delivers our own last write, the copy of it is no longer needed."""
+async def track_claims(event: dict[str, Any], namespace: str, name: str, body: kopf.Body, **_: Any) -> None:
+    """Which Hotfix holds which Deployments, from the watch itself (one Hotfix per Deployment at a time); the
+    moment the watch delivers our own last write, the copy of it is no longer needed; a finished Hotfix found
+    by the operator's initial listing is counted, and a deleted one forgotten.
+
+    A coroutine: in-memory work only, run on the event loop rather than handed to a thread at every event."""
     controller = RUNTIME.controller
     assert controller is not None
     if event.get("type") == "DELETED":
         controller.claims.gone(namespace, name)
         controller.guarding.hotfix_gone(namespace, name)
-    else:
-        controller.claims.seen(namespace, dict(body))
-        controller.guarding.hotfix_seen(namespace, body)
-        controller.watched(namespace, name, body)
+        # No finalizer for this: a deleted Hotfix only resolves its alerts; its PrometheusRule goes with it.
+        controller.forget(namespace, name)
+        return
+    controller.claims.seen(namespace, dict(body))
+    controller.guarding.hotfix_seen(namespace, body)
+    controller.watched(namespace, name, body)
+    if event.get("type") is None and not _not_finished(body.get("spec") or {}, body.get("status") or {}):
+        controller.resume_finished(dict(body))
 
 
 @kopf.on.event(GROUP, VERSION, POLICY_PLURAL)
-def track_policies(event: dict[str, Any], namespace: str, name: str, body: kopf.Body, **_: Any) -> None:
+async def track_policies(event: dict[str, Any], namespace: str, name: str, body: kopf.Body, **_: Any) -> None:
     """The policies by namespace, from the watch; a policy whose spec does not parse says so in an Event."""
     controller = RUNTIME.controller
     assert controller is not None
@@ -251,22 +266,3 @@ async def guard_deployments(event: dict[str, Any], body: kopf.Body, logger: logg
 @kopf.on.probe(id="hotfixes")
 def hotfix_count(**_: Any) -> int:
     return len(RUNTIME.controller.phases) if RUNTIME.controller else 0
-
-
-def _finished(spec: dict[str, Any], status: dict[str, Any], **_: Any) -> bool:
-    return not _not_finished(spec, status)
-
-
-@kopf.on.resume(GROUP, VERSION, PLURAL, when=_finished)
-async def resume_finished_hotfix(body: kopf.Body, **_: Any) -> None:
-    controller = RUNTIME.controller
-    assert controller is not None
-    controller.resume_finished(dict(body))
-
-
-@kopf.on.delete(GROUP, VERSION, PLURAL, optional=True)
-async def hotfix_deleted(namespace: str, name: str, **_: Any) -> None:
-    """No finalizer: a deleted Hotfix only resolves its alerts; its PrometheusRule goes with it (owner)."""
-    controller = RUNTIME.controller
-    assert controller is not None
-    controller.forget(namespace, name)

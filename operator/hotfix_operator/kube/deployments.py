@@ -6,6 +6,7 @@ Synchronous (the ``kubernetes`` client is); the operator calls it off the event 
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from collections.abc import Callable
@@ -75,6 +76,13 @@ def _api_error(error: ApiException, what: str) -> DeploymentError | ApiUnavailab
     except ValueError:
         message = error.reason
     return DeploymentError(f"{what}: the API server answered {error.status}: {message}")
+
+
+def import_apps_api() -> None:
+    """Import the generated apps/v1 API: half a second of building a validator for each of its methods, which the
+    Kubernetes client does lazily at its first use; the operator has it done off the event loop at start-up,
+    where it would otherwise stall every Hotfix at the first step that reads a Deployment."""
+    importlib.import_module("kubernetes.client.api.apps_v1_api")
 
 
 class DeploymentClient:
