@@ -26,7 +26,6 @@ from hotfix_operator.engine.controller import HotfixController
 from hotfix_operator.engine.diffbase import LeanAnnotationsDiffBaseStorage
 from hotfix_operator.engine.memory import freeze_start_up_objects, limit_arenas, trim_periodically
 from hotfix_operator.engine.metrics import OperatorMetrics
-from hotfix_operator.kube.deployments import import_apps_api
 from hotfix_operator.kube.hotfixes import HotfixClient, HotfixGone
 from hotfix_operator.kube.identity import TenantClients
 from hotfix_operator.kube.prometheus_rules import PrometheusRuleClient
@@ -110,8 +109,6 @@ async def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_
     api_client = await asyncio.to_thread(kubernetes_client)
     RUNTIME.controller = build_controller(RUNTIME.config, api_client)
     RUNTIME.background.append(asyncio.create_task(trim_periodically()))
-    # While the initial lists are on their way (seconds, amid thousands of objects), not at the first step.
-    RUNTIME.background.append(asyncio.create_task(asyncio.to_thread(import_apps_api)))
     if RUNTIME.controller.alertmanager is not None:
         # Kept on the runtime: a task nobody references can be collected mid-flight.
         RUNTIME.background.append(asyncio.create_task(RUNTIME.controller.alertmanager.run()))

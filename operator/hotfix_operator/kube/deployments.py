@@ -6,7 +6,6 @@ Synchronous (the ``kubernetes`` client is); the operator calls it off the event 
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 from collections.abc import Callable
@@ -78,22 +77,23 @@ def _api_error(error: ApiException, what: str) -> DeploymentError | ApiUnavailab
     return DeploymentError(f"{what}: the API server answered {error.status}: {message}")
 
 
-def import_apps_api() -> None:
-    """Import the generated apps/v1 API: half a second of building a validator for each of its methods, which the
-    Kubernetes client does lazily at its first use; the operator has it done off the event loop at start-up,
-    where it would otherwise stall every Hotfix at the first step that reads a Deployment."""
-    importlib.import_module("kubernetes.client.api.apps_v1_api")
+# The REST paths of apps/v1, through the client's generic group/version/plural calls: the typed AppsV1Api costs
+# each process 10 MiB resident and half a second of building validators, for three calls whose answers are
+# read as JSON here anyway. (The client names those calls for custom resources; the paths are every group's.)
+APPS, V1 = "apps", "v1"
 
 
 class DeploymentClient:
     def __init__(self, api_client: client.ApiClient) -> None:
-        self.apps = client.AppsV1Api(api_client)
+        self.resources = client.CustomObjectsApi(api_client)
 
     # -- reading ---------------------------------------------------------------------------
 
     def get(self, namespace: str, name: str) -> dict[str, Any]:
         try:
-            response = self.apps.read_namespaced_deployment(name, namespace, _preload_content=False)
+            response = self.resources.get_namespaced_custom_object(
+                APPS, V1, namespace, "deployments", name, _preload_content=False
+            )
         except ApiException as error:
             if error.status == 404:
                 raise DeploymentNotFound(f'deployment "{namespace}/{name}" not found') from None
@@ -106,9 +106,9 @@ class DeploymentClient:
         token = None
         while True:
             try:
-                response = self.apps.list_namespaced_replica_set(
-                    namespace, label_selector=label_selector(deployment), limit=500, _continue=token,
-                    _preload_content=False,
+                response = self.resources.list_namespaced_custom_object(
+                    APPS, V1, namespace, "replicasets", label_selector=label_selector(deployment), limit=500,
+                    _continue=token, _preload_content=False,
                 )  # fmt: skip
             except ApiException as error:
                 raise _api_error(error, f"listing the ReplicaSets of {describe(deployment)}") from None
@@ -231,9 +231,10 @@ class DeploymentClient:
     def _json_patch(self, deployment: dict[str, Any], patch: list[dict[str, Any]], doing: str) -> None:
         metadata = deployment["metadata"]
         try:
-            self.apps.patch_namespaced_deployment(
-                metadata["name"], metadata["namespace"], patch, _preload_content=False
-            )
+            self.resources.patch_namespaced_custom_object(
+                APPS, V1, metadata["namespace"], "deployments", metadata["name"], patch,
+                _content_type="application/json-patch+json", _preload_content=False,
+            )  # fmt: skip
         except ApiException as error:
             # A failed JSON-patch `test` comes back as a bare 422 without details, so look again:
             # a Deployment that moved on since it was read is a concurrent write, anything else is not.
