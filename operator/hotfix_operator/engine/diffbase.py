@@ -1,10 +1,12 @@
-"""Kopf's diff base (the last-handled-configuration annotation), built without copying what it drops.
+"""Kopf's diff base, built without copying what it drops.
 
 On every watch event of every watched object Kopf builds the object's "essence" (its spec, labels and
-annotations) to detect changes, and it does so by deep-copying the whole object, status and managedFields
-included, then deleting most of the copy. For a Hotfix the status is most of the object, and its status
-changes at every analysis it writes: at an operator restart amid 1,000 Hotfixes that copy was more than
-half of Kopf's time per object. The essence built here is the same, from a copy of the parts it keeps.
+annotations), even with no change handler registered (the operator has none, so the essence is never stored
+as an annotation: a daemon's idle timer resets when it changes), and it does so by deep-copying the whole
+object, status and managedFields included, then deleting most of the copy. For a Hotfix the status is most
+of the object, and its status changes at every analysis it writes: at an operator restart amid 1,000
+Hotfixes that copy was more than half of Kopf's time per object. The essence built here is the same, from a
+copy of the parts it keeps.
 """
 
 from __future__ import annotations
