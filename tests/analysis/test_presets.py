@@ -141,8 +141,8 @@ def test_diagnosis_of_unpromoted_resource_attributes(preset_prometheus: Backfill
     assert "the resource attributes were not promoted; try `telemetry: otel-target-info`" in found, found
 
 
-def instant_queries_served(server: BackfilledPrometheus) -> float:
-    """How many instant queries Prometheus has answered, by its own count."""
+def requests_served(server: BackfilledPrometheus, *handlers: str) -> float:
+    """How many requests Prometheus has answered on ``handlers``, by its own count."""
     with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
         text = response.read().decode()
     return sum(
@@ -150,22 +150,28 @@ def instant_queries_served(server: BackfilledPrometheus) -> float:
         for family in text_string_to_metric_families(text)
         if family.name == "prometheus_http_requests"
         for sample in family.samples
-        if sample.name.endswith("_total") and sample.labels.get("handler") == "/api/v1/query"
+        if sample.name.endswith("_total") and sample.labels.get("handler") in handlers
     )
 
 
-def test_checks_starting_together_share_the_follow_up_queries(preset_prometheus: BackfilledPrometheus) -> None:
+INDEX_HANDLERS = ("/api/v1/labels", "/api/v1/label/:name/values")
+
+
+def test_checks_starting_together_share_the_follow_up_questions(preset_prometheus: BackfilledPrometheus) -> None:
     """Many new Deployments of one namespace without data yet, checked at once (a thousand Hotfixes applied
-    together): each Deployment's own probes are asked, the follow-ups about the namespace only once."""
+    together): each Deployment's own probes are queried, the follow-ups about the namespace asked of the
+    index only once."""
     analyzer, now = analyzer_for(preset_prometheus), preset_prometheus.now
     requests = [request("kube-prometheus", f"new-{index}", now, namespace="scraped") for index in range(40)]
     window = rate_window(analyzer.settings, requests[0].analysis.interval)
     own = [probe for req in requests for probe in probes(analyzer.settings.preset("kube-prometheus"), req, window)]
-    follow_ups = {query for probe in own for query in diagnosis_queries(probe).values()}
-    before = instant_queries_served(preset_prometheus)
+    follow_ups = {question for probe in own for question in diagnosis_queries(probe).values()}
+    queries_before = requests_served(preset_prometheus, "/api/v1/query")
+    questions_before = requests_served(preset_prometheus, *INDEX_HANDLERS)
     with ThreadPoolExecutor(8) as pool:
         found = list(pool.map(lambda req: messages(analyzer, req, now), requests))
-    assert instant_queries_served(preset_prometheus) - before == len(own) + len(follow_ups)
+    assert requests_served(preset_prometheus, "/api/v1/query") - queries_before == len(own)
+    assert requests_served(preset_prometheus, *INDEX_HANDLERS) - questions_before == len(follow_ups)
     assert len(follow_ups) < len(own)
     for index, messages_of_one in enumerate(found):
         error_rate = next(message for message in messages_of_one if message.startswith("errorRate"))

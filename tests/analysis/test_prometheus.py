@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
+from collections import Counter
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from hotfix_operator.analysis.prometheus import (
+    SIDE_QUERY_WORKERS,
     PrometheusAnalyzer,
     PrometheusSettings,
     capture_span,
+    check_telemetry,
     connect,
 )
 from hotfix_operator.analysis.queries import AnalysisRequest, QuerySettings, build_request
@@ -220,3 +224,47 @@ def test_hung_prometheus_is_inconclusive_within_one_timeout(tmp_path: Any) -> No
     for report in reports.values():
         assert report.result == AnalysisState.INCONCLUSIVE
         assert all("did not answer in time" in r.reason for rs in report.metrics.values() for r in rs)
+
+
+class OverlapConnection:
+    """Stands in for Prometheus where only concurrency matters: every query and index question takes a
+    moment and finds nothing; records how many of each were in flight at once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.in_flight: Counter[str] = Counter()
+        self.most: Counter[str] = Counter()
+        self.asked: Counter[str] = Counter()
+
+    def _ask(self, kind: str) -> list[Any]:
+        with self.lock:
+            self.asked[kind] += 1
+            self.in_flight[kind] += 1
+            self.most[kind] = max(self.most[kind], self.in_flight[kind])
+        time.sleep(0.3)
+        with self.lock:
+            self.in_flight[kind] -= 1
+        return []
+
+    def custom_query(self, promql: str, params: Any = None) -> list[Any]:
+        return self._ask("query")
+
+    def get_label_names(self, params: dict[str, str]) -> list[str]:
+        return self._ask("index")
+
+    def get_label_values(self, label: str, params: dict[str, str]) -> list[str]:
+        return self._ask("index")
+
+
+def test_a_telemetry_check_asks_each_stage_side_by_side() -> None:
+    """A new Deployment's first step waits for one round trip per stage of its check, not one per query: its
+    three probes are in flight together, then its follow-up questions, as many at once as the threads allow."""
+    connection = OverlapConnection()
+    analyzer = PrometheusAnalyzer(connection)  # type: ignore[arg-type]
+    findings = check_telemetry(analyzer, request("new", int(time.time()), ran_for=0))
+    assert [finding.ready for finding in findings] == [False, False, False]
+    assert all("has no series at all" in finding.message for finding in findings), findings
+    assert connection.asked["query"] == connection.most["query"] == 3
+    # Five questions about each probe's metric; the one about the namespace's target_info is asked once.
+    assert connection.asked["index"] == 3 * 4 + 1
+    assert connection.most["index"] == SIDE_QUERY_WORKERS

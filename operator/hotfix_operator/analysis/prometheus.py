@@ -7,6 +7,7 @@ failure becomes an ``inconclusive`` result with a reason a person can act on, ne
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import threading
@@ -16,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
@@ -32,6 +34,7 @@ from hotfix_operator.analysis.queries import (
 )
 from hotfix_operator.analysis.telemetry_check import (
     Finding,
+    SeriesQuestion,
     diagnose,
     diagnosis_queries,
     probes,
@@ -52,6 +55,8 @@ from hotfix_operator.analysis.verdicts import (
 from hotfix_operator.api.models import CrashFreeSource
 from hotfix_operator.api.status import AnalysisState
 from hotfix_operator.rules.baseline import SpanStats
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -113,10 +118,16 @@ def describe_failure(error: Exception) -> str:
 
 # Queries of one analysis run side by side; more would only queue on Prometheus itself.
 QUERY_WORKERS = 8
-# The telemetry check's follow-up queries ask about a metric in a namespace, not about one Deployment: a
-# thousand Hotfixes starting in one namespace share one answer this long instead of asking a thousand times
-# (each a scan of the namespace's series: they held Prometheus at a full core for minutes).
+# The queries of a telemetry check or a baseline span, side by side on threads of their own: a Hotfix's first
+# step waits for one round trip per stage instead of one per query (a dozen when telemetry is missing), and
+# never for a thread of the analyses.
+SIDE_QUERY_WORKERS = 8
+# The telemetry check's follow-up questions are about a metric in a namespace, not about one Deployment: a
+# thousand Hotfixes starting in one namespace share one answer this long instead of asking a thousand times.
 SHARED_ANSWER_SECONDS = 15.0
+# How far back an instant query looks for a series' latest sample (Prometheus' default lookback delta): the
+# index questions of the telemetry check look as far.
+LOOKBACK_SECONDS = 300.0
 
 
 @dataclass
@@ -141,8 +152,9 @@ class PrometheusAnalyzer:
         # The whole analysis waits at most this long (the connection's own timeout per request).
         self.deadline_seconds = deadline_seconds
         self._pool = ThreadPoolExecutor(max_workers=QUERY_WORKERS, thread_name_prefix="prometheus-query")
+        self._side_pool = ThreadPoolExecutor(max_workers=SIDE_QUERY_WORKERS, thread_name_prefix="prometheus-side-query")
         self.stats = QueryStats()
-        self._shared: dict[tuple[str, float | None], tuple[float, Future[Matrix | Exception]]] = {}
+        self._shared: dict[tuple[SeriesQuestion, float | None], tuple[float, Future[list[str] | Exception]]] = {}
         self._shared_lock = threading.Lock()
         self.on_query = on_query
 
@@ -173,6 +185,11 @@ class PrometheusAnalyzer:
         late = TimeoutError(f"no answer within {self.deadline_seconds:g}s")
         return [future.result() if future in done else late for future in futures]
 
+    def side_by_side(self, calls: list[Callable[[], T]]) -> list[T]:
+        """Queries outside an analysis, all at once; each call returns its failure rather than raise it, and
+        each is bounded by the connection's own timeout."""
+        return [future.result() for future in [self._side_pool.submit(call) for call in calls]]
+
     def query_instant(self, promql: str, at: float | None = None) -> Matrix | Exception:
         """An instant query (the telemetry check's probes), failures returned like query_range's."""
         try:
@@ -180,10 +197,22 @@ class PrometheusAnalyzer:
         except (PrometheusApiClientException, requests.exceptions.RequestException, ValueError) as error:
             return error
 
-    def query_instant_shared(self, promql: str, at: float | None = None) -> Matrix | Exception:
-        """``query_instant``, asked once for every caller that asks the same within SHARED_ANSWER_SECONDS;
-        a caller arriving while it is in flight waits for that answer instead of asking again."""
-        key = (promql, at)
+    def series_answer(self, question: SeriesQuestion, at: float | None = None) -> list[str] | Exception:
+        """A question to Prometheus' index (label names or values of the matching series) over the instant
+        query's five-minute lookback before ``at``; failures returned like query_range's."""
+        end = time.time() if at is None else at
+        params = {"match[]": question.match, "start": f"{end - LOOKBACK_SECONDS:.3f}", "end": f"{end:.3f}"}
+        try:
+            if question.label is None:
+                return list(self.connection.get_label_names(params=params))
+            return list(self.connection.get_label_values(question.label, params=params))
+        except (PrometheusApiClientException, requests.exceptions.RequestException, ValueError) as error:
+            return error
+
+    def series_answer_shared(self, question: SeriesQuestion, at: float | None = None) -> list[str] | Exception:
+        """``series_answer``, asked once for every caller that asks the same within SHARED_ANSWER_SECONDS; a
+        caller arriving while it is in flight waits for that answer instead of asking again."""
+        key = (question, at)
         now = time.monotonic()
         with self._shared_lock:
             entry = self._shared.get(key)
@@ -195,7 +224,7 @@ class PrometheusAnalyzer:
         answer = entry[1]
         if asking:
             try:
-                answer.set_result(self.query_instant(promql, at))
+                answer.set_result(self.series_answer(question, at))
             except BaseException as error:  # never leave the callers waiting on it hanging
                 answer.set_exception(error)
                 raise
@@ -301,11 +330,14 @@ def capture_span(
     end = float(math.floor(time.time() if end is None else end))
     preset = analyzer.settings.preset(telemetry)
     match = preset.selector(targets)
-    requests_answer = analyzer.query_range(RangeQuery(preset.requests_in(match, span), end, end, span))
-    failed_answer = analyzer.query_range(RangeQuery(preset.failed_in(match, span), end, end, span))
     first_window_end = end - span.total_seconds() + latency_window.total_seconds()
-    latency_answer = analyzer.query_range(
-        RangeQuery(preset.latency_p95_ms(match, latency_window), min(first_window_end, end), end, latency_window)
+    queries = (
+        RangeQuery(preset.requests_in(match, span), end, end, span),
+        RangeQuery(preset.failed_in(match, span), end, end, span),
+        RangeQuery(preset.latency_p95_ms(match, latency_window), min(first_window_end, end), end, latency_window),
+    )
+    requests_answer, failed_answer, latency_answer = analyzer.side_by_side(
+        [functools.partial(analyzer.query_range, query) for query in queries]
     )
 
     def points(matrix: Matrix | Exception, target: Target) -> list[float]:
@@ -330,20 +362,28 @@ def check_telemetry(analyzer: PrometheusAnalyzer, request: AnalysisRequest, at: 
     settings = analyzer.settings
     preset = settings.preset(request.telemetry)
     window = rate_window(settings, request.analysis.interval)
+    found = probes(preset, request, window)
+    answers = analyzer.side_by_side([functools.partial(analyzer.query_instant, probe.query, at) for probe in found])
+    # The follow-ups of every probe that found nothing, in one round as well.
+    follow_ups = [
+        (index, name, query)
+        for index, (probe, answer) in enumerate(zip(found, answers, strict=True))
+        if not isinstance(answer, Exception) and not answer
+        for name, query in diagnosis_queries(probe).items()
+    ]
+    follow_up_answers = analyzer.side_by_side(
+        [functools.partial(analyzer.series_answer_shared, question, at) for _, _, question in follow_ups]
+    )
+    diagnosed: dict[int, dict[str, list[str] | None]] = {}
+    for (index, name, _), result in zip(follow_ups, follow_up_answers, strict=True):
+        diagnosed.setdefault(index, {})[name] = None if isinstance(result, Exception) else result
     findings = []
-    for probe in probes(preset, request, window):
-        answer = analyzer.query_instant(probe.query, at)
+    for index, (probe, answer) in enumerate(zip(found, answers, strict=True)):
         if isinstance(answer, Exception):
-            findings.append(
-                Finding(probe.threshold, probe.target, False, f"{probe.threshold}: {describe_failure(answer)}")
-            )
-            continue
-        if answer:
+            message = f"{probe.threshold}: {describe_failure(answer)}"
+            findings.append(Finding(probe.threshold, probe.target, False, message))
+        elif answer:
             findings.append(Finding(probe.threshold, probe.target, True, ready_message(probe, answer)))
-            continue
-        follow_ups: dict[str, Matrix | None] = {}
-        for name, query in diagnosis_queries(probe).items():
-            result = analyzer.query_instant_shared(query, at)
-            follow_ups[name] = None if isinstance(result, Exception) else result
-        findings.append(Finding(probe.threshold, probe.target, False, diagnose(probe, follow_ups)))
+        else:
+            findings.append(Finding(probe.threshold, probe.target, False, diagnose(probe, diagnosed[index])))
     return findings
