@@ -41,8 +41,19 @@ class TestBedState:
 class TestBed:
     __test__ = False
 
-    def __init__(self, work_dir: Path, nodes: int = 3, external_kubeconfig: str | None = None) -> None:
+    def __init__(
+        self,
+        work_dir: Path,
+        nodes: int = 3,
+        external_kubeconfig: str | None = None,
+        scrape_interval: str = "1s",
+        simulator_poll_seconds: float = 0.5,
+    ) -> None:
         self.work_dir = work_dir.resolve()
+        # A second by default, so that the tests' windows of a few seconds hold several scrapes; a bed of
+        # thousands of pods scrapes less often, as a real Prometheus does.
+        self.scrape_interval = scrape_interval
+        self.simulator_poll_seconds = simulator_poll_seconds
         # With an external cluster (kind, for users with Docker) only the simulator and Prometheus run here.
         self.external_kubeconfig = external_kubeconfig
         self.cluster = LocalCluster(self.work_dir / "cluster", nodes=nodes)
@@ -61,7 +72,9 @@ class TestBed:
         try:
             kubeconfig = self.external_kubeconfig or self.cluster.start().kubeconfig
             simulator_url = self._start_simulator(kubeconfig)
-            self.prometheus = LocalPrometheus(self.work_dir / "prometheus", [simulator_url.removeprefix("http://")])
+            self.prometheus = LocalPrometheus(
+                self.work_dir / "prometheus", [simulator_url.removeprefix("http://")], self.scrape_interval
+            )
             prometheus_url = self.prometheus.start()
         except BaseException:
             self.stop()
@@ -83,7 +96,14 @@ class TestBed:
         port = free_port()
         log_path = self.work_dir / "simulator.log"
         process = subprocess.Popen(
-            [sys.executable, "-m", "hotfix_operator.testbed.simulator", f"--kubeconfig={kubeconfig}", f"--port={port}"],
+            [
+                sys.executable,
+                "-m",
+                "hotfix_operator.testbed.simulator",
+                f"--kubeconfig={kubeconfig}",
+                f"--port={port}",
+                f"--poll-interval={self.simulator_poll_seconds:g}",
+            ],
             stdout=log_path.open("ab"),
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
