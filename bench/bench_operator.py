@@ -13,7 +13,8 @@
     python bench/bench_operator.py        (make bench)
 
 At scale (10,000 Hotfixes): BENCH_SCRAPE_INTERVAL=10s scrapes less often (the breach runs are then skipped)
-and BENCH_LOAD_IN_PLACE=1 creates the Deployments already running the Hotfix's image (no rollouts).
+and BENCH_LOAD_IN_PLACE=1 creates the Deployments already running the Hotfix's image (no rollouts);
+BENCH_LOAD_NAMESPACES spreads the load over that many namespaces (default 1).
 """
 
 from __future__ import annotations
@@ -74,6 +75,16 @@ SCRAPE_SECONDS = parse_duration(SCRAPE_INTERVAL).total_seconds()
 LOAD_IN_PLACE = os.environ.get("BENCH_LOAD_IN_PLACE") == "1"
 # Objects created side by side when setting the load up.
 CREATORS = 8
+# The namespaces the load is spread over, as teams share a large platform's cluster: a Deployment's undo
+# and status read list the ReplicaSets of its namespace by label, which the API server answers by going
+# through all of the namespace's ReplicaSets.
+LOAD_NAMESPACES = int(os.environ.get("BENCH_LOAD_NAMESPACES", "1"))
+
+
+def load_namespaces() -> list[str]:
+    return ["bench-load"] if LOAD_NAMESPACES == 1 else [f"bench-load-{index}" for index in range(LOAD_NAMESPACES)]
+
+
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -273,10 +284,14 @@ def operator_requests(delta: Counter[tuple[str, str, str]]) -> dict[str, float]:
     return counted
 
 
-def hotfix_events(api_client: client.ApiClient, namespace: str) -> int:
-    """Events the operator posted about the namespace's Hotfixes, repeats included."""
-    events = client.CoreV1Api(api_client).list_namespaced_event(namespace, field_selector="involvedObject.kind=Hotfix")
-    return sum(event.count or 1 for event in events.items)
+def hotfix_events(api_client: client.ApiClient, namespaces: list[str]) -> int:
+    """Events the operator posted about the namespaces' Hotfixes, repeats included."""
+    core = client.CoreV1Api(api_client)
+    return sum(
+        event.count or 1
+        for namespace in namespaces
+        for event in core.list_namespaced_event(namespace, field_selector="involvedObject.kind=Hotfix").items
+    )
 
 
 def in_scrapes(duration: str) -> str:
@@ -293,20 +308,23 @@ def load_analysis(interval: str) -> dict[str, Any]:
     return analysis
 
 
-def create_load(api_client: client.ApiClient, namespace: str, count: int, interval: str) -> None:
-    """``count`` Deployments of one replica, each with a good Hotfix that stays in Monitoring for an hour."""
-    client.CoreV1Api(api_client).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
-    cluster = Cluster(api_client, namespace)
+def create_load(api_client: client.ApiClient, namespaces: list[str], count: int, interval: str) -> None:
+    """``count`` Deployments of one replica, each with a good Hotfix that stays in Monitoring for an hour, in
+    turn over ``namespaces``."""
+    for namespace in namespaces:
+        client.CoreV1Api(api_client).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    clusters = [Cluster(api_client, namespace) for namespace in namespaces]
     apps = client.AppsV1Api(api_client)
     image = FIXED_IMAGE if LOAD_IN_PLACE else GOOD_IMAGE
 
     def deployment(index: int) -> None:
-        apps.create_namespaced_deployment(namespace, deployment_manifest(f"svc-{index}", image, replicas=1))
+        manifest = deployment_manifest(f"svc-{index}", image, replicas=1)
+        apps.create_namespaced_deployment(namespaces[index % len(namespaces)], manifest)
 
     def hotfix(index: int) -> None:
         body = hotfix_manifest(f"fix-{index}", [f"svc-{index}"], FIXED_IMAGE, stability={"checkpoints": ["1h"]})
         body["spec"]["analysis"] = load_analysis(interval)
-        cluster.apply_hotfix(body)
+        clusters[index % len(clusters)].apply_hotfix(body)
 
     with ThreadPoolExecutor(CREATORS) as creators:
         list(creators.map(deployment, range(count)))
@@ -330,15 +348,18 @@ def judged(item: dict[str, Any]) -> bool:
     )
 
 
-def wait_monitoring(api_client: client.ApiClient, namespace: str, count: int, timeout: float | None = None) -> int:
+def wait_monitoring(
+    api_client: client.ApiClient, namespaces: list[str], count: int, timeout: float | None = None
+) -> int:
     """Wait until every Hotfix is in Monitoring with a judged decision; returns how many are."""
     deadline = time.monotonic() + (timeout or max(600.0, 0.3 * count))
     monitoring = 0
     while time.monotonic() < deadline:
-        items = client.CustomObjectsApi(api_client).list_namespaced_custom_object(
-            "hotfix.dev", "v1alpha1", namespace, "hotfixes"
-        )["items"]
-        monitoring = sum(judged(item) for item in items)
+        listed = client.CustomObjectsApi(api_client).list_cluster_custom_object(
+            "hotfix.dev", "v1alpha1", "hotfixes", _preload_content=False
+        )
+        items = json.loads(listed.data)["items"]
+        monitoring = sum(judged(item) for item in items if item["metadata"]["namespace"] in namespaces)
         if monitoring == count:
             break
         time.sleep(2)
@@ -359,14 +380,14 @@ class LoadFigures:
 
 
 def load(bed: TestBed, api_client: client.ApiClient, operator: OperatorProcess) -> LoadFigures:
-    namespace = "bench-load"
-    create_load(api_client, namespace, LOAD_HOTFIXES, LOAD_INTERVAL)
-    wait_monitoring(api_client, namespace, LOAD_HOTFIXES)
+    namespaces = load_namespaces()
+    create_load(api_client, namespaces, LOAD_HOTFIXES, LOAD_INTERVAL)
+    wait_monitoring(api_client, namespaces, LOAD_HOTFIXES)
     # Steady: one more interval, so that the decision of the first analysis with enough data is noted too.
     time.sleep(parse_duration(LOAD_INTERVAL).total_seconds())
     assert operator.process is not None
     pid = operator.process.pid
-    requests_before, events_before = apiserver_requests(bed), hotfix_events(api_client, namespace)
+    requests_before, events_before = apiserver_requests(bed), hotfix_events(api_client, namespaces)
     cpu_before, wall_before, gauges_before = _cpu_seconds(pid), time.monotonic(), operator_gauges(operator)
     # Two analysis intervals and a status-detail period at least, so every Hotfix is analysed and may have
     # written its detail in the window measured; the operator's analysis lag sampled all along.
@@ -388,7 +409,7 @@ def load(bed: TestBed, api_client: client.ApiClient, operator: OperatorProcess) 
     )
     delta = apiserver_requests(bed)
     delta.subtract(requests_before)
-    delta[("POST", "events", "")] = hotfix_events(api_client, namespace) - events_before
+    delta[("POST", "events", "")] = hotfix_events(api_client, namespaces) - events_before
     per_hotfix_minute = {
         kind: round(value / LOAD_HOTFIXES / (seconds / 60), 3) for kind, value in operator_requests(delta).items()
     }
@@ -454,6 +475,7 @@ def main() -> None:
             "load_interval": LOAD_INTERVAL,
             "scrape_interval": SCRAPE_INTERVAL,
             "load_in_place": LOAD_IN_PLACE,
+            "load_namespaces": LOAD_NAMESPACES,
             "rss_mib": round(rss, 1),
             "cpu_cores": round(cpu, 3),
             "api_requests_per_hotfix_minute": requests,

@@ -76,8 +76,8 @@ def hotfix_operator_side(bed: TestBed, api_client: client.ApiClient, objects: in
     operator.start()
     namespace = f"hotfix-{objects}"
     try:
-        create_load(api_client, namespace, objects, LOAD_INTERVAL)
-        wait_monitoring(api_client, namespace, objects, timeout=1800)
+        create_load(api_client, [namespace], objects, LOAD_INTERVAL)
+        wait_monitoring(api_client, [namespace], objects, timeout=1800)
         time.sleep(parse_duration(LOAD_INTERVAL).total_seconds())
         assert operator.process is not None
         figures = measure(operator.process.pid, bed, HOTFIX_RESOURCES, objects)

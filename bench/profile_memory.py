@@ -45,8 +45,8 @@ def main() -> None:
         rss_before = _rss_mib(operator.process.pid)
         if TRACE_FROM == "load":
             os.kill(operator.process.pid, signal.SIGUSR2)
-        create_load(api_client, "bench-load", LOAD_HOTFIXES, LOAD_INTERVAL)
-        wait_monitoring(api_client, "bench-load", LOAD_HOTFIXES)
+        create_load(api_client, ["bench-load"], LOAD_HOTFIXES, LOAD_INTERVAL)
+        wait_monitoring(api_client, ["bench-load"], LOAD_HOTFIXES)
         interval = parse_duration(LOAD_INTERVAL).total_seconds()
         time.sleep(interval)
         print(f"RSS {rss_before:.0f} MiB with no Hotfix; {_rss_mib(operator.process.pid):.0f} MiB with "
