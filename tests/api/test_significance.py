@@ -4,7 +4,7 @@ import copy
 import itertools
 from typing import Any
 
-from hotfix_operator.api.significance import detail_due, needs_write
+from hotfix_operator.api.significance import detail_due, detail_period, needs_write
 
 WRITTEN: dict[str, Any] = {
     "phase": "Monitoring",
@@ -84,3 +84,16 @@ def test_what_a_person_or_a_decision_needs_is_written_at_once() -> None:
         changed(alertRules__windowOpen="2026-11-23T11:30:00+00:00"),
     ):
         assert needs_write(WRITTEN, status, detail_is_due=False), status
+
+
+def test_the_detail_period_stretches_to_keep_many_hotfixes_within_the_write_budget() -> None:
+    assert detail_period(60, 100, 20) == 60
+    assert detail_period(60, 1200, 20) == 60
+    assert detail_period(60, 10_000, 20) == 500
+    # Spread over the boundaries of the longer period, 10,000 Hotfixes at 30 s write 20 a second at most.
+    keys = [f"ns-{index % 100}/fix-{index}" for index in range(10_000)]
+    period = detail_period(60, len(keys), 20)
+    boundary = 1_764_000_000.0
+    writes = [sum(detail_due(key, period, period, boundary + 30 * turn, 30) for key in keys) for turn in range(17)]
+    assert sum(writes) == len(keys)
+    assert max(writes) / 30 <= 20 * 1.15, writes

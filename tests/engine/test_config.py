@@ -50,3 +50,14 @@ def test_unknown_preset_and_threshold_are_refused(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("HOTFIX_DISABLED_THRESHOLDS", "crashFreeSessions, uptime")
     with pytest.raises(ValueError, match="unknown threshold uptime"):
         OperatorConfig.from_environment()
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "many", "inf"])
+def test_a_detail_write_budget_that_is_not_a_positive_number_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("HOTFIX_STATUS_DETAIL_WRITES_PER_SECOND", value)
+    with pytest.raises(ValueError, match="HOTFIX_STATUS_DETAIL_WRITES_PER_SECOND: expected a number above 0"):
+        OperatorConfig.from_environment()
+    monkeypatch.setenv("HOTFIX_STATUS_DETAIL_WRITES_PER_SECOND", "50")
+    assert OperatorConfig.from_environment().status_detail_writes_per_second == 50

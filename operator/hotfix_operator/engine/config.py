@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +58,16 @@ def _positive_int(name: str, value: str) -> int:
         number = 0
     if number < 1:
         raise ValueError(f"{name}: expected a whole number of at least 1, not {value!r}")
+    return number
+
+
+def _positive_float(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not number > 0 or math.isinf(number):
+        raise ValueError(f"{name}: expected a number above 0, not {value!r}")
     return number
 
 
@@ -181,6 +192,9 @@ class OperatorConfig:
     # The numbers of an unchanged analysis are written at most this often (a changed phase, decision,
     # condition status or reason, checkpoint or timeline entry is written at once).
     status_detail_seconds: float = 60.0
+    # ... or less often, so that the Hotfixes under analysis write their unchanged detail at most this many
+    # times a second together (api/significance.py, detail_period).
+    status_detail_writes_per_second: float = 20.0
     # The cluster-wide circuit breaker on policy guards' automatic rollbacks (each policy has its own too).
     guard_max_rollbacks: int = 10
     guard_rollback_window: timedelta = timedelta(minutes=10)
@@ -218,6 +232,9 @@ class OperatorConfig:
             metrics_port=int(env("HOTFIX_METRICS_PORT", "8080")),
             metrics_address=env("HOTFIX_METRICS_ADDRESS", "0.0.0.0"),
             status_detail_seconds=float(env("HOTFIX_STATUS_DETAIL_SECONDS", "60")),
+            status_detail_writes_per_second=_positive_float(
+                "HOTFIX_STATUS_DETAIL_WRITES_PER_SECOND", env("HOTFIX_STATUS_DETAIL_WRITES_PER_SECOND", "20")
+            ),
             guard_max_rollbacks=_positive_int("HOTFIX_GUARD_MAX_ROLLBACKS", env("HOTFIX_GUARD_MAX_ROLLBACKS", "10")),
             guard_rollback_window=parse_duration(env("HOTFIX_GUARD_ROLLBACK_WINDOW", "10m")),
         )

@@ -25,7 +25,7 @@ from hotfix_operator.analysis.scheduler import AnalysisScheduler
 from hotfix_operator.analysis.verdicts import AnalysisReport
 from hotfix_operator.api.durations import format_duration
 from hotfix_operator.api.models import HotfixSpec
-from hotfix_operator.api.significance import detail_due, needs_write
+from hotfix_operator.api.significance import detail_due, detail_period, needs_write
 from hotfix_operator.api.status import AnalysisState, HotfixStatus, Phase, append_timeline, set_condition
 from hotfix_operator.engine.config import DEFAULT_ENDPOINT, OperatorConfig
 from hotfix_operator.engine.guarding import PolicyGuarding
@@ -187,7 +187,9 @@ class ControllerCore:
         status = step.status.to_api()
         last_write = self._last_writes.get(step.key)
         age = None if last_write is None else time.monotonic() - last_write
-        period = self.config.status_detail_seconds
+        period = detail_period(
+            self.config.status_detail_seconds, len(self.analysis_due), self.config.status_detail_writes_per_second
+        )
         interval = step.spec.analysis.interval.total_seconds() if step.analysed_at is not None else None
         if needs_write(step.written, status, detail_due(step.key, age, period, step.analysed_at, interval)):
             written = await self._io(self.hotfixes.write_status, step.body, status)
