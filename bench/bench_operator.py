@@ -176,7 +176,8 @@ def operator_gauges(operator: OperatorProcess) -> dict[str, float]:
     )
     return {
         sample.name: sample.value
-        for family in text_string_to_metric_families(operator.metrics())
+        # As long as Prometheus' own scrape timeout: at 10,000 Hotfixes the busy operator took over 2 s to answer.
+        for family in text_string_to_metric_families(operator.metrics(timeout=10))
         for sample in family.samples
         if sample.name in wanted
     }

@@ -93,6 +93,6 @@ class OperatorProcess:
         if self.process is not None and self.process.poll() is None:
             stop_pids([self.process.pid])
 
-    def metrics(self) -> str:
-        with urllib.request.urlopen(self.metrics_url, timeout=2) as response:
+    def metrics(self, timeout: float = 2.0) -> str:
+        with urllib.request.urlopen(self.metrics_url, timeout=timeout) as response:
             return response.read().decode()
