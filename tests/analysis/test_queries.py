@@ -52,6 +52,19 @@ def test_group_query_spans_the_widest_window() -> None:
     assert "svc-0|svc-1" in error_query.promql
 
 
+def test_a_sessions_window_has_points_on_both_ends_whatever_the_interval() -> None:
+    """30 s analyses of 10 s and 100 s session windows: at the interval as the step, the first held one point
+    (never any increase: pending for good) and the second ended 10 s before now."""
+    requests = [request(0, crashFreeSessions={"over": "10s"}), request(1, crashFreeSessions={"over": "100s"})]
+    plan = plan_queries(QuerySettings(), requests, NOW)
+    for member, over, step in ((requests[0], 10, 10), (requests[1], 100, 25)):
+        query = plan.queries[plan.routes[("crashFreeSessions", member.key)]]
+        assert (query.start, query.end, query.step) == (NOW - over, NOW, timedelta(seconds=step))
+        points = [(query.start + k * step, 100.0 * k) for k in range(int(over / step) + 1)]
+        assert points[-1][0] == NOW
+        assert increase_within(points, NOW - over) == 100.0 * (over / step)
+
+
 def test_overrides_leave_the_batch() -> None:
     custom = request(5, errorRate={"query": 'my_ratio{ns="{{namespace}}",d="{{deployment}}"}[{{window}}]'})
     plan = plan_queries(QuerySettings(), [request(0), custom], NOW)

@@ -9,6 +9,7 @@ cannot be shared), and a threshold that is switched off costs no query at all.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -111,7 +112,16 @@ def _shape(metric: str, request: AnalysisRequest, settings: QuerySettings) -> ob
         return (analysis.interval, rate_window(settings, analysis.interval))
     if metric == LATENCY_P95:
         return analysis.latency_p95.window
-    return (analysis.interval, analysis.crash_free_sessions.source)
+    return (analysis.interval, analysis.crash_free_sessions.source, analysis.crash_free_sessions.over)
+
+
+def counter_step(interval: timedelta, over: timedelta) -> timedelta:
+    """The step of a counter's range query over ``over``: at most the interval, and a whole fraction of
+    ``over`` so that the points fall on both ends of the window. At the interval itself a window shorter
+    than it held one point (no increase ever: "0 sessions", pending for good), and one that is not a
+    multiple of it ended a part of a step before now (the latest sessions left out)."""
+    steps = max(1, math.ceil(over / interval)) if interval > timedelta(0) else 1
+    return over / steps
 
 
 def _planned(metric: str, request: AnalysisRequest) -> bool:
@@ -139,11 +149,12 @@ def _group_queries(
         window = first.latency_p95.window
         span = max(window * (member.analysis.latency_p95.consecutive_windows - 1) for member in members)
         return [RangeQuery(preset.latency_p95_ms(match, window), now - span.total_seconds(), now, window)]
-    step = first.interval
-    start = now - max(member.analysis.crash_free_sessions.over for member in members).total_seconds()
+    # The group shares its window (see _shape), so its points fall on both ends of every member's.
+    over = first.crash_free_sessions.over
     restarts = first.crash_free_sessions.source is CrashFreeSource.RESTARTS
     pair = preset.restarts_queries(targets) if restarts else preset.sessions_queries(targets)
-    return [RangeQuery(promql, start, now, step) for promql in pair]
+    step = counter_step(first.interval, over)
+    return [RangeQuery(promql, now - over.total_seconds(), now, step) for promql in pair]
 
 
 def plan_queries(settings: QuerySettings, requests: list[AnalysisRequest], now: float) -> QueryPlan:
