@@ -364,11 +364,12 @@ def check_telemetry(analyzer: PrometheusAnalyzer, request: AnalysisRequest, at: 
     window = rate_window(settings, request.analysis.interval)
     found = probes(preset, request, window)
     answers = analyzer.side_by_side([functools.partial(analyzer.query_instant, probe.query, at) for probe in found])
-    # The follow-ups of every probe that found nothing, in one round as well.
+    # The follow-ups of every probe that found nothing, in one round as well; an override's own query is all
+    # the diagnosis there is (the raw metric it reads is the user's), so it asks none.
     follow_ups = [
         (index, name, query)
         for index, (probe, answer) in enumerate(zip(found, answers, strict=True))
-        if not isinstance(answer, Exception) and not answer
+        if not isinstance(answer, Exception) and not answer and not probe.override
         for name, query in diagnosis_queries(probe).items()
     ]
     follow_up_answers = analyzer.side_by_side(
@@ -385,5 +386,5 @@ def check_telemetry(analyzer: PrometheusAnalyzer, request: AnalysisRequest, at: 
         elif answer:
             findings.append(Finding(probe.threshold, probe.target, True, ready_message(probe, answer)))
         else:
-            findings.append(Finding(probe.threshold, probe.target, False, diagnose(probe, diagnosed[index])))
+            findings.append(Finding(probe.threshold, probe.target, False, diagnose(probe, diagnosed.get(index, {}))))
     return findings
