@@ -268,3 +268,20 @@ def test_a_telemetry_check_asks_each_stage_side_by_side() -> None:
     # Five questions about each probe's metric; the one about the namespace's target_info is asked once.
     assert connection.asked["index"] == 3 * 4 + 1
     assert connection.most["index"] == SIDE_QUERY_WORKERS
+
+
+def test_an_override_that_finds_nothing_asks_no_follow_up_question() -> None:
+    """The user's own query is all the diagnosis there is: nothing is asked of the index for it."""
+    connection = OverlapConnection()
+    analyzer = PrometheusAnalyzer(connection)  # type: ignore[arg-type]
+    req = request(
+        "new",
+        int(time.time()),
+        ran_for=0,
+        errorRate={"query": 'my_ratio{ns="{{namespace}}"}'},
+        latencyP95={"enabled": False},
+        crashFreeSessions={"enabled": False},
+    )
+    (finding,) = check_telemetry(analyzer, req)
+    assert "an override query: check it in Prometheus" in finding.message
+    assert connection.asked == {"query": 1}
