@@ -9,7 +9,13 @@ import time
 import pytest
 
 from hotfix_operator.analysis.queries import AnalysisRequest, QuerySettings, build_request
-from hotfix_operator.analysis.scheduler import AnalysisScheduler, next_boundary, until_just_before_boundary
+from hotfix_operator.analysis.scheduler import (
+    LATE_BATCH_GATHER_SECONDS,
+    AnalysisScheduler,
+    next_boundary,
+    resume_boundary,
+    until_just_before_boundary,
+)
 from hotfix_operator.analysis.verdicts import AnalysisReport
 from hotfix_operator.api.models import Analysis
 from hotfix_operator.api.status import AnalysisState
@@ -73,3 +79,39 @@ def test_a_step_woken_late_still_gets_the_boundary_it_slept_towards() -> None:
     assert late_a == late_b < stale
     assert stale - late_a in (2.0, 4.0)  # the next boundary after now
     assert analyzer.batches[0] == (late_a, ["late-a", "late-b"])  # the late ones together, at once
+
+
+@pytest.mark.parametrize(
+    ("now", "last_analysed_at", "active_since", "boundary"),
+    [
+        (1015.0, 960.0, 0.0, 990.0),  # 990 passed while no process analysed it: at once, at 990
+        (1015.0, None, 0.0, 990.0),  # no analysis recorded yet
+        (1015.0, 990.0, 0.0, None),  # 990 analysed already: wait for 1020
+        (1015.0, None, 1000.0, None),  # the window opened after 990: nothing to catch up on
+        (1020.0, 990.0, 0.0, 1020.0),  # on a boundary: that one
+    ],
+)
+def test_a_resumed_hotfix_catches_up_on_the_boundary_it_missed(
+    now: float, last_analysed_at: float | None, active_since: float, boundary: float | None
+) -> None:
+    assert resume_boundary(now, 30, last_analysed_at, active_since) == boundary
+
+
+def test_late_callers_of_one_boundary_arriving_over_a_moment_share_one_batch() -> None:
+    """Daemons resumed after a restart arrive over a second or two, each late for the boundary they catch up
+    on: they are analysed together, not one batch (and one set of queries) each."""
+
+    async def scenario() -> RecordingAnalyzer:
+        analyzer = RecordingAnalyzer()
+        scheduler = AnalysisScheduler(lambda endpoint: analyzer)
+        passed = math.floor(time.time() / 2) * 2
+
+        async def resumed(index: int) -> AnalysisReport:
+            await asyncio.sleep(index * LATE_BATCH_GATHER_SECONDS / 10)
+            return await scheduler.next_report("default", analysis_request(f"resumed-{index}"), passed)
+
+        await asyncio.gather(*(resumed(index) for index in range(5)))
+        return analyzer
+
+    analyzer = asyncio.run(scenario())
+    assert [len(keys) for _, keys in analyzer.batches] == [5]

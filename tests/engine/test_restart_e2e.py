@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from hotfix_operator.analysis.scheduler import next_boundary
 from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.processes import wait_until
 from hotfix_operator.testbed.stack import TestBed, TestBedState
@@ -77,3 +80,28 @@ def test_a_finished_hotfix_is_counted_after_a_restart_and_forgotten_once_deleted
     wait_until(lambda: _phase_gauge(restartable_operator, "Failed") == 1, timeout=30, what="the Failed Hotfix counted")
     cluster.delete_hotfix("cart-fix")
     wait_until(lambda: _phase_gauge(restartable_operator, "Failed") == 0, timeout=30, what="the deleted one forgotten")
+
+
+def _analysed_at(cluster: Cluster, name: str) -> float | None:
+    at = (cluster.status(name).get("lastAnalysis") or {}).get("at")
+    return datetime.fromisoformat(at).timestamp() if at else None
+
+
+def test_a_boundary_passed_while_no_operator_ran_is_analysed_at_the_restart(
+    restartable_operator: OperatorProcess, cluster: Cluster
+) -> None:
+    """Every Hotfix is analysed every interval, restarts included: the boundary that passed while the operator
+    was down is analysed as soon as it is back, not skipped for the next one."""
+    cluster.create_deployment("api")
+    hotfix = hotfix_manifest("api-fix", ["api"], GOOD_IMAGE)
+    hotfix["spec"]["analysis"]["interval"] = "10s"
+    cluster.apply_hotfix(hotfix)
+    cluster.wait_phase("api-fix", "Monitoring", timeout=90)
+    wait_until(lambda: _analysed_at(cluster, "api-fix") is not None, timeout=30, what="a first analysis recorded")
+    restartable_operator.kill()
+    missed = next_boundary(time.time(), 10)
+    time.sleep(missed + 1 - time.time())
+    restartable_operator.start()
+    # The new process writes its first analysis at once (it has not written this Hotfix yet).
+    wait_until(lambda: (_analysed_at(cluster, "api-fix") or 0) >= missed, timeout=30, what="an analysis after the kill")
+    assert _analysed_at(cluster, "api-fix") == missed  # not the boundary after the start

@@ -18,6 +18,10 @@ from typing import Protocol
 from hotfix_operator.analysis.queries import AnalysisRequest
 from hotfix_operator.analysis.verdicts import AnalysisReport
 
+# A batch for a boundary already passed (late wake-ups, Hotfixes resumed after a restart) waits this long for
+# the others of that boundary: a thousand daemons resuming over a second or two would otherwise each start one.
+LATE_BATCH_GATHER_SECONDS = 0.2
+
 
 class Analyzer(Protocol):
     """What the scheduler needs of a Prometheus adapter: one batched analysis at a given moment."""
@@ -36,6 +40,22 @@ def until_just_before_boundary(now: float, interval: float) -> float:
     interval = max(interval, 1.0)
     margin = min(1.0, interval / 4)
     return max(next_boundary(now, interval) - now - margin, 0.0)
+
+
+def resume_boundary(now: float, interval: float, last_analysed_at: float | None, active_since: float) -> float | None:
+    """For a Hotfix this process has not analysed yet (it has just started, or taken the Hotfix over): the
+    boundary that passed since the last analysis its status records, to be analysed at once; None when there
+    is none, or it came before the analysis window opened (``active_since``): wait for the next. An operator
+    restarted across a boundary would otherwise skip that interval.
+
+    The status records an unchanged analysis only once a detail period, so the boundary may have been
+    analysed already by the process before: one analysis more at a restart, never one fewer.
+    """
+    interval = max(interval, 1.0)
+    passed = float(math.floor(now / interval) * interval)
+    if passed < active_since or (last_analysed_at is not None and last_analysed_at >= passed):
+        return None
+    return passed
 
 
 @dataclass
@@ -74,7 +94,7 @@ class AnalysisScheduler:
 
     async def _run(self, key: tuple[str, float]) -> None:
         url, boundary = key
-        await asyncio.sleep(max(boundary - time.time(), 0.0))
+        await asyncio.sleep(max(boundary - time.time(), LATE_BATCH_GATHER_SECONDS))
         batch = self._batches.pop(key)
         try:
             reports = await asyncio.to_thread(self.analyzer_for(url).analyze, list(batch.requests.values()), boundary)

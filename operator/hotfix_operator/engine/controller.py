@@ -8,7 +8,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from hotfix_operator.analysis.scheduler import until_just_before_boundary
+from hotfix_operator.analysis.scheduler import resume_boundary, until_just_before_boundary
 from hotfix_operator.api.models import SpecError, parse_spec
 from hotfix_operator.api.status import TERMINAL_PHASES, HotfixStatus, Phase, append_timeline
 from hotfix_operator.engine.alerting import AlertRulePublishing
@@ -58,7 +58,12 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
                 return None
             self._planned_requests[key] = planned
         # The boundary the daemon slept towards is when this analysis was due: a late wake-up still gets it.
-        report = await self.scheduler.next_report(planned.endpoint, planned.request, self.analysis_due.get(key))
+        # One this process has not analysed yet catches up on a boundary it missed while no process ran.
+        due = self.analysis_due.get(key)
+        if due is None:
+            interval = planned.request.analysis.interval.total_seconds()
+            due = resume_boundary(time.time(), interval, _analysed_at(status), planned.request.active_since)
+        report = await self.scheduler.next_report(planned.endpoint, planned.request, due)
         return Prefetched(generation=generation, active_since=planned.active_since, report=report)
 
     def _plan_request(
@@ -137,3 +142,12 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
             # (a copy for every Hotfix at once, thousands of them).
             return until_just_before_boundary(time.time(), step.spec.analysis.interval.total_seconds())
         return delay
+
+
+def _analysed_at(status: dict[str, Any]) -> float | None:
+    """When the status says the Hotfix was last analysed (epoch seconds); None when it does not say."""
+    at = (status.get("lastAnalysis") or {}).get("at")
+    try:
+        return datetime.fromisoformat(str(at).replace("Z", "+00:00")).timestamp() if at else None
+    except ValueError:
+        return None
