@@ -80,3 +80,65 @@ def test_a_step_cancelled_while_taking_its_slot_back_does_not_widen_the_bound() 
         return most[0]
 
     assert asyncio.run(scenario()) == 1
+
+
+async def _order_of_turns(slots: StepSlots, arrivals: list[tuple[str, bool]], held_for: float = 0.0) -> list[str]:
+    """Which of ``arrivals`` (name, routine), all queued behind one busy slot, get it in which order."""
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with slots.slot():
+            await release.wait()
+
+    async def step(name: str, routine: bool) -> None:
+        async with slots.slot(routine):
+            order.append(name)
+
+    holding = asyncio.create_task(holder())
+    await asyncio.sleep(0)
+    steps = [asyncio.create_task(step(name, routine)) for name, routine in arrivals]
+    await asyncio.sleep(held_for)
+    release.set()
+    await asyncio.gather(holding, *steps)
+    return order
+
+
+def test_a_prompt_step_goes_before_routine_ones_queued_earlier() -> None:
+    """At a restart a thousand routine steps queue first; the new Hotfix's step is not made to wait behind them."""
+    arrivals = [("routine-1", True), ("routine-2", True), ("new-hotfix", False), ("routine-3", True)]
+    order = asyncio.run(_order_of_turns(StepSlots(1), arrivals))
+    assert order == ["new-hotfix", "routine-1", "routine-2", "routine-3"]
+
+
+def test_a_routine_step_that_waited_too_long_goes_next_all_the_same() -> None:
+    """No Hotfix starves another: prompt steps cannot keep a routine one waiting past the limit."""
+    arrivals = [("routine", True), ("prompt-1", False), ("prompt-2", False)]
+    order = asyncio.run(_order_of_turns(StepSlots(1, routine_wait_limit=0.05), arrivals, held_for=0.1))
+    assert order == ["routine", "prompt-1", "prompt-2"]
+
+
+def test_a_waiter_cancelled_in_the_queue_is_passed_over() -> None:
+    async def scenario() -> bool:
+        slots, release = StepSlots(1), asyncio.Event()
+
+        async def holder() -> None:
+            async with slots.slot():
+                await release.wait()
+
+        async def step() -> None:
+            async with slots.slot(routine=True):
+                pass
+
+        holding = asyncio.create_task(holder())
+        await asyncio.sleep(0)
+        cancelled = asyncio.create_task(step())
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        await asyncio.gather(cancelled, return_exceptions=True)
+        release.set()
+        await holding
+        await asyncio.wait_for(step(), 1)  # the slot is free: no wait on a waiter that is gone
+        return True
+
+    assert asyncio.run(scenario())

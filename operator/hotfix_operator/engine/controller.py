@@ -10,7 +10,7 @@ from typing import Any
 
 from hotfix_operator.analysis.scheduler import resume_boundary, until_just_before_boundary
 from hotfix_operator.api.models import SpecError, parse_spec
-from hotfix_operator.api.status import TERMINAL_PHASES, HotfixStatus, Phase, append_timeline
+from hotfix_operator.api.status import TERMINAL_PHASES, AnalysisState, HotfixStatus, Phase, append_timeline
 from hotfix_operator.engine.alerting import AlertRulePublishing
 from hotfix_operator.engine.core import PlannedRequest, Prefetched, Step, utcnow
 from hotfix_operator.engine.monitoring import MonitoringPhases
@@ -83,7 +83,9 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
         self, body: dict[str, Any], logger: logging.Logger, prefetched: Prefetched | None = None
     ) -> float | None:
         """Do the current phase's work; return seconds until the next step, or None when done."""
-        async with self.step_slots.slot() as slot:
+        # Recording an analysis that found no breach can wait for the steps a rollout, a breach or a person needs.
+        routine = prefetched is not None and prefetched.report.result is not AnalysisState.BREACHED
+        async with self.step_slots.slot(routine) as slot:
             return await self._reconcile(body, logger, slot, prefetched)
 
     async def _reconcile(
