@@ -56,7 +56,15 @@ def test_each_hotfix_writes_its_detail_once_a_period_on_a_boundary_of_its_own() 
     # An interval that does not divide the period: never more often than the period.
     taken = [b for b in (1_764_000_000.0 + 45 * index for index in range(8)) if detail_due("a/x", 45, 60, b, 45)]
     assert all(later - earlier >= 60 for earlier, later in itertools.pairwise(taken))
-    assert detail_due("a/x", None, 60, boundaries[0], 30)  # nothing written by this process yet
+
+
+def test_a_process_that_has_not_written_a_hotfix_yet_writes_its_detail_on_its_turn() -> None:
+    """After a restart: each Hotfix on a boundary of its own, not all thousand at the first one."""
+    keys = [f"bench-load/fix-{index}" for index in range(1000)]
+    first_boundary = sum(detail_due(key, None, 60, 1_764_000_000.0, 30) for key in keys)
+    assert 400 < first_boundary < 600
+    assert all(detail_due(key, None, 60, 1_764_000_000.0, 30) or detail_due(key, None, 60, 1_764_000_030.0, 30)
+               for key in keys)  # fmt: skip
 
 
 def test_a_turn_right_after_another_write_waits_for_the_next() -> None:

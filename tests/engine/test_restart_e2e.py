@@ -88,10 +88,25 @@ def _analysed_at(cluster: Cluster, name: str) -> float | None:
 
 
 def test_a_boundary_passed_while_no_operator_ran_is_analysed_at_the_restart(
-    restartable_operator: OperatorProcess, cluster: Cluster
+    testbed: TestBed, testbed_state: TestBedState, hotfix_crd: None, cluster: Cluster
 ) -> None:
     """Every Hotfix is analysed every interval, restarts included: the boundary that passed while the operator
     was down is analysed as soon as it is back, not skipped for the next one."""
+    # Every analysis's detail written (a detail period as short as the interval), to read it from the status.
+    restartable_operator = OperatorProcess(
+        testbed_state.kubeconfig,
+        testbed_state.prometheus_url,
+        testbed.work_dir / "restart-boundary.log",
+        env={"HOTFIX_STATUS_DETAIL_SECONDS": "10"},
+    )
+    restartable_operator.start()
+    try:
+        _analysed_after_restart(restartable_operator, cluster)
+    finally:
+        restartable_operator.stop()
+
+
+def _analysed_after_restart(restartable_operator: OperatorProcess, cluster: Cluster) -> None:
     cluster.create_deployment("api")
     hotfix = hotfix_manifest("api-fix", ["api"], GOOD_IMAGE)
     hotfix["spec"]["analysis"]["interval"] = "10s"
@@ -102,6 +117,5 @@ def test_a_boundary_passed_while_no_operator_ran_is_analysed_at_the_restart(
     missed = next_boundary(time.time(), 10)
     time.sleep(missed + 1 - time.time())
     restartable_operator.start()
-    # The new process writes its first analysis at once (it has not written this Hotfix yet).
     wait_until(lambda: (_analysed_at(cluster, "api-fix") or 0) >= missed, timeout=30, what="an analysis after the kill")
     assert _analysed_at(cluster, "api-fix") == missed  # not the boundary after the start

@@ -54,17 +54,21 @@ def detail_due(
     take a share of the boundaries. Were it "once the last write is a period old", a thousand Hotfixes started
     at once would all write at the same boundary and none at the next (at 1,000 Hotfixes those writes
     held up the recording of the analyses for 28 s of a 30 s interval). Any other step: once the last write
-    is a period old.
+    is a period old. A process that has not written the Hotfix yet writes it on its turn, or, outside an aligned
+    analysis, at once.
     """
-    if age is None:
-        return True
     if boundary is None or interval is None:
-        return age >= period
+        return age is None or age >= period
     interval = max(interval, 1.0)
     turns = max(1, math.ceil(period / interval))
+    on_turn = round(boundary / interval) % turns == zlib.crc32(key.encode()) % turns
+    if age is None:
+        # Not written by this process yet (it has just started): on its turn too, not every Hotfix at once
+        # (a thousand writes at a restart held up the first step of a new Hotfix by seconds).
+        return on_turn
     # Not on a turn that comes right after another write (a decision, say): a period apart, give or take the
     # interval a write may have waited behind others.
-    return age >= period - interval and round(boundary / interval) % turns == zlib.crc32(key.encode()) % turns
+    return age >= period - interval and on_turn
 
 
 def needs_write(written: dict[str, Any], status: dict[str, Any], detail_is_due: bool) -> bool:
