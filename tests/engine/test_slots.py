@@ -118,6 +118,14 @@ def test_a_routine_step_that_waited_too_long_goes_next_all_the_same() -> None:
     assert order == ["routine", "prompt-1", "prompt-2"]
 
 
+def test_an_overdue_routine_step_does_not_overtake_a_prompt_one_that_came_before_it() -> None:
+    """Once routine steps are overdue the queues go in order of arrival: a prompt step never waits longer than
+    it would in a single queue."""
+    arrivals = [("routine-1", True), ("prompt", False), ("routine-2", True)]
+    order = asyncio.run(_order_of_turns(StepSlots(1, routine_wait_limit=0.05), arrivals, held_for=0.1))
+    assert order == ["routine-1", "prompt", "routine-2"]
+
+
 def test_a_waiter_cancelled_in_the_queue_is_passed_over() -> None:
     async def scenario() -> bool:
         slots, release = StepSlots(1), asyncio.Event()

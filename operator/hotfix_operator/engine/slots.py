@@ -7,8 +7,9 @@ for an analysis gives its slot up meanwhile, so no step can hold up another for 
 
 Routine steps (an analysed Hotfix recording an analysis that found no breach: the bulk of every boundary) go
 after prompt ones (a new Hotfix, a rollout or an undo in flight, a breach, a person's request): at a restart
-amid 1,000 Hotfixes the new one's first step waited behind a thousand routine ones. A routine step that has
-waited ``ROUTINE_WAIT_LIMIT_SECONDS`` goes next all the same, so that no Hotfix starves another.
+amid 1,000 Hotfixes the new one's first step waited behind a thousand routine ones. Once a routine step has
+waited ``ROUTINE_WAIT_LIMIT_SECONDS``, the two queues are served in order of arrival, so that no Hotfix starves
+another and no prompt step waits longer than it would in one queue.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ class StepSlots:
         self._free = size
         self._routine_wait_limit = routine_wait_limit
         self._clock = clock
-        self._prompt: deque[asyncio.Future[None]] = deque()
-        # With the moment each began waiting.
+        # Each waiter with the moment it began waiting.
+        self._prompt: deque[tuple[float, asyncio.Future[None]]] = deque()
         self._routine: deque[tuple[float, asyncio.Future[None]]] = deque()
 
     async def acquire(self, routine: bool) -> None:
@@ -41,10 +42,7 @@ class StepSlots:
             self._free -= 1
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if routine:
-            self._routine.append((self._clock(), waiter))
-        else:
-            self._prompt.append(waiter)
+        (self._routine if routine else self._prompt).append((self._clock(), waiter))
         try:
             await waiter
         except asyncio.CancelledError:
@@ -62,12 +60,15 @@ class StepSlots:
         self._free += 1
 
     def _next_waiter(self) -> asyncio.Future[None] | None:
-        routine_overdue = bool(self._routine) and self._clock() - self._routine[0][0] >= self._routine_wait_limit
-        if self._prompt and not routine_overdue:
-            return self._prompt.popleft()
-        if self._routine:
+        if not self._routine:
+            return self._prompt.popleft()[1] if self._prompt else None
+        if not self._prompt:
             return self._routine.popleft()[1]
-        return None
+        prompt_since, routine_since = self._prompt[0][0], self._routine[0][0]
+        routine_overdue = self._clock() - routine_since >= self._routine_wait_limit
+        if routine_overdue and routine_since < prompt_since:
+            return self._routine.popleft()[1]
+        return self._prompt.popleft()[1]
 
     @contextlib.asynccontextmanager
     async def slot(self, routine: bool = False) -> AsyncIterator[Slot]:
