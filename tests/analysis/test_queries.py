@@ -14,7 +14,7 @@ from hotfix_operator.analysis.queries import (
     plan_queries,
     render_override,
 )
-from hotfix_operator.analysis.verdicts import increase_within, series_for
+from hotfix_operator.analysis.verdicts import by_target, increase_within, series_for
 from hotfix_operator.api.models import Analysis, Telemetry
 
 NOW = 1_800_000_000.0
@@ -85,9 +85,12 @@ def test_series_for_slices_by_labels() -> None:
     matrix = [
         {"metric": {"namespace": "a", "deployment": "x"}, "values": [[1, "0.5"]]},
         {"metric": {"namespace": "b", "deployment": "x"}, "values": [[1, "NaN"]]},
+        {"metric": {"namespace": "a", "deployment": "y"}, "values": [[1, "0.7"]]},
     ]
-    assert series_for(matrix, ("a", "x")) == [(1.0, 0.5)]
-    assert series_for(matrix, ("c", "x")) is None
+    answer = by_target(matrix)
+    assert series_for(answer, ("a", "x")) == [(1.0, 0.5)]
+    assert series_for(answer, ("a", "y")) == [(1.0, 0.7)]
+    assert series_for(answer, ("c", "x")) is None
 
 
 def test_increase_within_counts_only_rises_inside_the_window() -> None:

@@ -14,7 +14,7 @@ from hotfix_operator.analysis.presets.base import Target, promql_duration
 from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, describe_failure
 from hotfix_operator.analysis.queries import THRESHOLDS, RangeQuery, rate_window, render_override
 from hotfix_operator.analysis.thresholds import ERROR_RATE, LATENCY_P95
-from hotfix_operator.analysis.verdicts import Matrix, only_series, series_for
+from hotfix_operator.analysis.verdicts import Matrix, by_target, only_series, series_for
 from hotfix_operator.api.history import HotfixHistory, Marker, MetricSeries, RequestCounts
 from hotfix_operator.api.models import Analysis, CrashFreeSource, HotfixSpec
 
@@ -31,7 +31,7 @@ def _points(matrix: Matrix | Exception, target: Target, per_target: bool) -> tup
     """The target's finite points, or why there are none."""
     if isinstance(matrix, Exception):
         return f"Prometheus did not answer: {describe_failure(matrix)}"
-    found = only_series(matrix) if per_target else series_for(matrix, target)
+    found = only_series(matrix) if per_target else series_for(by_target(matrix), target)
     points = tuple(point for point in found or [] if math.isfinite(point[1]))
     if not points:
         return "no data in this range (never scraped, or gone with Prometheus' retention)"

@@ -40,10 +40,19 @@ from hotfix_operator.analysis.telemetry_check import (
     probes,
     ready_message,
 )
-from hotfix_operator.analysis.thresholds import CRASH_FREE_SESSIONS, ERROR_RATE, LATENCY_P95, MetricResult, combine
+from hotfix_operator.analysis.thresholds import (
+    CRASH_FREE_SESSIONS,
+    ERROR_RATE,
+    LATENCY_P95,
+    MetricResult,
+    Point,
+    combine,
+)
 from hotfix_operator.analysis.verdicts import (
     AnalysisReport,
     Matrix,
+    SeriesByTarget,
+    by_target,
     evaluate_crash_free_override,
     evaluate_error_rate_points,
     evaluate_latency_points,
@@ -243,7 +252,10 @@ class PrometheusAnalyzer:
         # Every query at once, and the whole analysis bounded by one timeout: a hung Prometheus is
         # reported within one interval plus one timeout, however many queries there are.
         answered = self._run_all([*plan.queries, *(query for *_, query in overrides)])
-        answers = answered[: len(plan.queries)]
+        # Each batched answer indexed once by target, not scanned once per target.
+        answers = [
+            answer if isinstance(answer, Exception) else by_target(answer) for answer in answered[: len(plan.queries)]
+        ]
         override_answers: dict[tuple[str, Target], dict[str, Matrix | Exception]] = {}
         for (key, target, metric, _), matrix in zip(overrides, answered[len(plan.queries) :], strict=True):
             override_answers.setdefault((key, target), {})[metric] = matrix
@@ -264,14 +276,18 @@ class PrometheusAnalyzer:
         request: AnalysisRequest,
         target: Target,
         routes: dict[tuple[str, str], int],
-        answers: list[Matrix | Exception],
+        answers: list[SeriesByTarget | Exception],
         overrides: dict[str, Matrix | Exception],
         now: float,
     ) -> list[MetricResult]:
-        def answer(metric: str, offset: int = 0) -> Matrix | Exception:
+        def points(metric: str, offset: int = 0) -> list[Point] | Exception | None:
+            """The target's points of ``metric`` (its own override's answer, or its slice of the batched
+            one); the failure when Prometheus did not answer."""
             if metric in overrides:
-                return overrides[metric]
-            return answers[routes[(metric, request.key)] + offset]
+                matrix = overrides[metric]
+                return matrix if isinstance(matrix, Exception) else only_series(matrix)
+            answer = answers[routes[(metric, request.key)] + offset]
+            return answer if isinstance(answer, Exception) else series_for(answer, target)
 
         results = []
         for metric, evaluate in (
@@ -280,37 +296,34 @@ class PrometheusAnalyzer:
         ):
             if metric not in request.enabled:
                 continue
-            matrix = answer(metric)
-            if isinstance(matrix, Exception):
-                results.append(self._failed(metric, matrix))
-                continue
-            points = only_series(matrix) if metric in overrides else series_for(matrix, target)
-            results.append(evaluate(points, request, now))
+            found = points(metric)
+            results.append(
+                self._failed(metric, found) if isinstance(found, Exception) else evaluate(found, request, now)
+            )
         if CRASH_FREE_SESSIONS in request.enabled:
-            results.append(self._crash_free(request, target, overrides, answer, now))
+            results.append(self._crash_free(request, CRASH_FREE_SESSIONS in overrides, points, now))
         return results
 
     def _crash_free(
         self,
         request: AnalysisRequest,
-        target: Target,
-        overrides: dict[str, Matrix | Exception],
-        answer: Callable[..., Matrix | Exception],
+        overridden: bool,
+        points: Callable[..., list[Point] | Exception | None],
         now: float,
     ) -> MetricResult:
-        if CRASH_FREE_SESSIONS in overrides:
-            matrix = overrides[CRASH_FREE_SESSIONS]
-            if isinstance(matrix, Exception):
-                return self._failed(CRASH_FREE_SESSIONS, matrix)
-            return evaluate_crash_free_override(only_series(matrix), request, now)
-        first, second = answer(CRASH_FREE_SESSIONS), answer(CRASH_FREE_SESSIONS, 1)
-        for matrix in (first, second):
-            if isinstance(matrix, Exception):
-                return self._failed(CRASH_FREE_SESSIONS, matrix)
+        if overridden:
+            found = points(CRASH_FREE_SESSIONS)
+            if isinstance(found, Exception):
+                return self._failed(CRASH_FREE_SESSIONS, found)
+            return evaluate_crash_free_override(found, request, now)
+        first, second = points(CRASH_FREE_SESSIONS), points(CRASH_FREE_SESSIONS, 1)
+        for found in (first, second):
+            if isinstance(found, Exception):
+                return self._failed(CRASH_FREE_SESSIONS, found)
         assert not isinstance(first, Exception) and not isinstance(second, Exception)
         if request.analysis.crash_free_sessions.source is CrashFreeSource.RESTARTS:
-            return evaluate_restarts_points(series_for(first, target), series_for(second, target), request, now)
-        return evaluate_sessions_points(series_for(first, target), series_for(second, target), request, now)
+            return evaluate_restarts_points(first, second, request, now)
+        return evaluate_sessions_points(first, second, request, now)
 
     @staticmethod
     def _failed(metric: str, error: Exception) -> MetricResult:
@@ -340,18 +353,23 @@ def capture_span(
         [functools.partial(analyzer.query_range, query) for query in queries]
     )
 
-    def points(matrix: Matrix | Exception, target: Target) -> list[float]:
-        if isinstance(matrix, Exception):
+    indexed = [
+        answer if isinstance(answer, Exception) else by_target(answer)
+        for answer in (requests_answer, failed_answer, latency_answer)
+    ]
+
+    def points(answer: SeriesByTarget | Exception, target: Target) -> list[float]:
+        if isinstance(answer, Exception):
             return []
-        return [value for _, value in series_for(matrix, target) or [] if not math.isnan(value)]
+        return [value for _, value in series_for(answer, target) or [] if not math.isnan(value)]
 
     stats = {}
     for target in targets:
-        requests_, failed = points(requests_answer, target), points(failed_answer, target)
+        requests_, failed = points(indexed[0], target), points(indexed[1], target)
         stats[f"{target[0]}/{target[1]}"] = SpanStats(
             requests=requests_[-1] if requests_ else None,
             failed=failed[-1] if failed else None,
-            p95_windows_ms=tuple(points(latency_answer, target)),
+            p95_windows_ms=tuple(points(indexed[2], target)),
         )
     return stats
 

@@ -30,16 +30,26 @@ def _points(series: dict[str, object]) -> list[Point]:
     return [(float(t), float(v)) for t, v in series.get("values") or []]  # type: ignore[union-attr]
 
 
-def series_for(matrix: Matrix, target: Target) -> list[Point] | None:
-    """The points of one target's series in a batched answer (labelled namespace and deployment whatever
-    the preset); None when it has no series."""
-    namespace, deployment = target
+# A batched answer's series by the target they belong to.
+SeriesByTarget = dict[Target, dict[str, object]]
+
+
+def by_target(matrix: Matrix) -> SeriesByTarget:
+    """A batched answer's series keyed by (namespace, deployment), whatever the preset's own labels: each
+    target's series is then found at once, where scanning the answer for each target was quadratic (about
+    two minutes of one core for 10,000 Hotfixes, every interval)."""
+    indexed: SeriesByTarget = {}
     for series in matrix:
         labels = series.get("metric") or {}
         assert isinstance(labels, dict)
-        if labels.get(NAMESPACE) == namespace and labels.get(DEPLOYMENT) == deployment:
-            return _points(series)
-    return None
+        indexed.setdefault((labels.get(NAMESPACE), labels.get(DEPLOYMENT)), series)
+    return indexed
+
+
+def series_for(answer: SeriesByTarget, target: Target) -> list[Point] | None:
+    """The points of one target's series in a batched answer; None when it has no series."""
+    series = answer.get(target)
+    return None if series is None else _points(series)
 
 
 def only_series(matrix: Matrix) -> list[Point] | None:
