@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -115,3 +117,39 @@ def test_late_callers_of_one_boundary_arriving_over_a_moment_share_one_batch() -
 
     analyzer = asyncio.run(scenario())
     assert [len(keys) for _, keys in analyzer.batches] == [5]
+
+
+class BlockedAnalyzer(RecordingAnalyzer):
+    """An analysis that does not end until the test lets it (thousands of Hotfixes' answers to judge)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def analyze(self, requests: list[AnalysisRequest], now: float | None = None) -> dict[str, AnalysisReport]:
+        assert self.release.wait(timeout=10)
+        return super().analyze(requests, now)
+
+
+def test_an_analysis_in_progress_leaves_the_threads_of_the_kubernetes_calls_free() -> None:
+    """With the event loop's default executor down to one thread, a status write (any blocking call on it)
+    still goes through while a batched analysis runs: the analyses have threads of their own."""
+
+    async def scenario() -> tuple[str, list[AnalysisReport]]:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(1))
+        analyzer = BlockedAnalyzer()
+        scheduler = AnalysisScheduler(lambda endpoint: analyzer)
+        passed = math.floor(time.time() / 2) * 2
+        analyses = asyncio.gather(
+            scheduler.next_report("one", analysis_request("a"), passed),
+            scheduler.next_report("two", analysis_request("b"), passed),
+        )
+        await asyncio.sleep(LATE_BATCH_GATHER_SECONDS + 0.3)  # both batches have started and are blocked
+        written = await asyncio.wait_for(asyncio.to_thread(lambda: "written"), timeout=5)
+        analyzer.release.set()
+        return written, await analyses
+
+    written, reports = asyncio.run(scenario())
+    assert written == "written"
+    assert [report.result for report in reports] == [AnalysisState.HEALTHY, AnalysisState.HEALTHY]

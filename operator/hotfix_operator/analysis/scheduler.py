@@ -9,9 +9,11 @@ becomes visible in Prometheus is therefore seen within one interval.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,6 +23,11 @@ from hotfix_operator.analysis.verdicts import AnalysisReport
 # A batch for a boundary already passed (late wake-ups, Hotfixes resumed after a restart) waits this long for
 # the others of that boundary: a thousand daemons resuming over a second or two would otherwise each start one.
 LATE_BATCH_GATHER_SECONDS = 0.2
+# Batched analyses run on threads of their own, not on the event loop's default executor: there they held
+# the threads the Kubernetes calls (status writes, Deployment reads) need, and when analyses took longer
+# than an interval, a step's write waited behind them. Two: two Prometheus endpoints analysed side by side,
+# and a slow analysis delays the next boundary's batch rather than taking yet another thread.
+ANALYSIS_WORKERS = 2
 
 
 class Analyzer(Protocol):
@@ -69,6 +76,7 @@ class AnalysisScheduler:
         self.analyzer_for = analyzer_for
         self._batches: dict[tuple[str, float], _Batch] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._executor = ThreadPoolExecutor(ANALYSIS_WORKERS, thread_name_prefix="analysis")
 
     async def next_report(
         self, endpoint: str, request: AnalysisRequest, boundary: float | None = None
@@ -97,7 +105,8 @@ class AnalysisScheduler:
         await asyncio.sleep(max(boundary - time.time(), LATE_BATCH_GATHER_SECONDS))
         batch = self._batches.pop(key)
         try:
-            reports = await asyncio.to_thread(self.analyzer_for(url).analyze, list(batch.requests.values()), boundary)
+            analysis = functools.partial(self.analyzer_for(url).analyze, list(batch.requests.values()), boundary)
+            reports = await asyncio.get_running_loop().run_in_executor(self._executor, analysis)
         except Exception as error:  # a bug in the analysis must reach the waiting Hotfixes, not vanish
             for waiters in batch.waiters.values():
                 for waiter in waiters:
