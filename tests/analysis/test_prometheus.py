@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import requests
 
 from hotfix_operator.analysis.prometheus import (
     SIDE_QUERY_WORKERS,
@@ -19,11 +20,13 @@ from hotfix_operator.analysis.prometheus import (
     capture_span,
     check_telemetry,
     connect,
+    describe_failure,
 )
-from hotfix_operator.analysis.queries import AnalysisRequest, QuerySettings, build_request
+from hotfix_operator.analysis.queries import AnalysisRequest, QuerySettings, RangeQuery, build_request
 from hotfix_operator.analysis.thresholds import CRASH_FREE_SESSIONS, ERROR_RATE, LATENCY_P95
 from hotfix_operator.api.models import Analysis
 from hotfix_operator.api.status import AnalysisState
+from hotfix_operator.testbed.fault_proxy import FaultProxy
 from hotfix_operator.testbed.processes import free_port
 from hotfix_operator.testbed.prometheus import LocalPrometheus
 from prometheus_history import NAMESPACE, BackfilledPrometheus
@@ -224,6 +227,32 @@ def test_hung_prometheus_is_inconclusive_within_one_timeout(tmp_path: Any) -> No
     for report in reports.values():
         assert report.result == AnalysisState.INCONCLUSIVE
         assert all("did not answer in time" in r.reason for rs in report.metrics.values() for r in rs)
+
+
+@pytest.mark.real
+def test_a_query_that_timed_out_is_not_asked_again_but_a_refusal_is(tmp_path: Any) -> None:
+    """A read timeout means a heavy query: asking again would double an overloaded Prometheus' work after the
+    analysis has given up on it. A 503 (a blip) is asked once more."""
+    server = LocalPrometheus(tmp_path / "slow", targets=[])
+    server.start()
+    proxy = FaultProxy(server.url)
+    proxy.start()
+    try:
+        analyzer = PrometheusAnalyzer(connect(PrometheusSettings(url=proxy.url, timeout_seconds=1)), QuerySettings())
+        query = RangeQuery("vector(1)", time.time() - 60, time.time(), timedelta(seconds=30))
+        proxy.hang(3)
+        timed_out = analyzer.query_range(query)
+        assert isinstance(timed_out, requests.exceptions.RequestException)
+        assert describe_failure(timed_out) == "Prometheus did not answer in time"
+        time.sleep(4.5)  # every request that reached the proxy has been answered (and counted) by now
+        assert proxy.counts["passed-200"] == 1
+        proxy.heal()
+        proxy.fail(503, share=1.0, seconds=30)
+        assert isinstance(analyzer.query_range(query), requests.exceptions.RequestException)
+        assert proxy.counts["injected-503"] == 2
+    finally:
+        proxy.stop()
+        server.stop()
 
 
 class OverlapConnection:

@@ -92,8 +92,11 @@ def connect(settings: PrometheusSettings) -> PrometheusConnect:
             settings.basic_auth_username_file.read_text().strip(),
             settings.basic_auth_password_file.read_text().strip(),
         )
-    # One quick retry for a blip; the analysis runs again next interval anyway, so no long backoff here.
-    retry = Retry(total=1, backoff_factor=0.2, status_forcelist=[502, 503, 504], allowed_methods=None)
+    # One quick retry for a blip (a refused connection, a 502-504); the analysis runs again next interval anyway,
+    # so no long backoff here. Not for a read timeout: a query that did not finish in time is a heavy one, and
+    # asking again doubles an overloaded Prometheus' work while the analysis' deadline has passed already.
+    # (read=False raises the timeout itself, so that it reads as one, not as "unreachable").
+    retry = Retry(total=1, read=False, backoff_factor=0.2, status_forcelist=[502, 503, 504], allowed_methods=None)
     return PrometheusConnect(
         url=settings.url,
         headers=headers,
