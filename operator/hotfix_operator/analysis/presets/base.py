@@ -19,7 +19,8 @@ Target = tuple[str, str]  # (namespace, deployment)
 NAMESPACE = "namespace"
 DEPLOYMENT = "deployment"
 
-_REGEX_SPECIAL = set("\\.+*?()|[]{}^$")
+# Each RE2 metacharacter with its escape as written inside a PromQL string (the backslash itself escaped).
+_REGEX_ESCAPES = str.maketrans({char: f"\\\\{char}" for char in "\\.+*?()|[]{}^$"})
 
 
 def promql_duration(value: timedelta) -> str:
@@ -30,7 +31,8 @@ def promql_duration(value: timedelta) -> str:
 
 def promql_regex_literal(value: str) -> str:
     """``value`` as a literal inside a PromQL regex string: RE2 escapes, written with PromQL's own escaping."""
-    return "".join(f"\\\\{char}" if char in _REGEX_SPECIAL else char for char in value)
+    # A translation table, not a join over characters: a batch of 10,000 Deployments escapes every name.
+    return value.translate(_REGEX_ESCAPES)
 
 
 def regex_alternatives(values: Iterable[str]) -> str:
