@@ -120,7 +120,8 @@ def test_late_callers_of_one_boundary_arriving_over_a_moment_share_one_batch() -
 
 
 class BlockedAnalyzer(RecordingAnalyzer):
-    """An analysis that does not end until the test lets it (thousands of Hotfixes' answers to judge)."""
+    """An analysis that does not end until the test lets it (a hung Prometheus, or thousands of Hotfixes'
+    answers to judge)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -131,25 +132,28 @@ class BlockedAnalyzer(RecordingAnalyzer):
         return super().analyze(requests, now)
 
 
-def test_an_analysis_in_progress_leaves_the_threads_of_the_kubernetes_calls_free() -> None:
+def test_analyses_in_progress_hold_neither_the_kubernetes_calls_nor_another_endpoints_analyses() -> None:
     """With the event loop's default executor down to one thread, a status write (any blocking call on it)
-    still goes through while a batched analysis runs: the analyses have threads of their own."""
+    still goes through while the analyses of a hung endpoint (two boundaries) are in progress, and so does
+    another endpoint's analysis."""
 
-    async def scenario() -> tuple[str, list[AnalysisReport]]:
+    async def scenario() -> tuple[str, float, list[AnalysisReport]]:
         loop = asyncio.get_running_loop()
         loop.set_default_executor(ThreadPoolExecutor(1))
-        analyzer = BlockedAnalyzer()
-        scheduler = AnalysisScheduler(lambda endpoint: analyzer)
+        hung, healthy = BlockedAnalyzer(), RecordingAnalyzer()
+        scheduler = AnalysisScheduler(lambda endpoint: hung if endpoint == "hung" else healthy)
         passed = math.floor(time.time() / 2) * 2
         analyses = asyncio.gather(
-            scheduler.next_report("one", analysis_request("a"), passed),
-            scheduler.next_report("two", analysis_request("b"), passed),
+            scheduler.next_report("hung", analysis_request("a"), passed),
+            scheduler.next_report("hung", analysis_request("b")),  # the next boundary, within 2 s
         )
-        await asyncio.sleep(LATE_BATCH_GATHER_SECONDS + 0.3)  # both batches have started and are blocked
+        await asyncio.sleep(2.5)  # both batches of the hung endpoint have started and are blocked
         written = await asyncio.wait_for(asyncio.to_thread(lambda: "written"), timeout=5)
-        analyzer.release.set()
-        return written, await analyses
+        other = await asyncio.wait_for(scheduler.next_report("healthy", analysis_request("c"), passed), timeout=5)
+        hung.release.set()
+        return written, other.at, await analyses
 
-    written, reports = asyncio.run(scenario())
+    written, other_at, reports = asyncio.run(scenario())
     assert written == "written"
+    assert other_at > 0
     assert [report.result for report in reports] == [AnalysisState.HEALTHY, AnalysisState.HEALTHY]

@@ -25,9 +25,10 @@ from hotfix_operator.analysis.verdicts import AnalysisReport
 LATE_BATCH_GATHER_SECONDS = 0.2
 # Batched analyses run on threads of their own, not on the event loop's default executor: there they held
 # the threads the Kubernetes calls (status writes, Deployment reads) need, and when analyses took longer
-# than an interval, a step's write waited behind them. Two: two Prometheus endpoints analysed side by side,
-# and a slow analysis delays the next boundary's batch rather than taking yet another thread.
-ANALYSIS_WORKERS = 2
+# than an interval, a step's write waited behind them. Two for each Prometheus endpoint: batches of two
+# boundaries side by side, and a hung endpoint (each of its analyses waiting for the whole timeout) holds
+# only its own threads, never another endpoint's.
+ANALYSIS_WORKERS_PER_ENDPOINT = 2
 
 
 class Analyzer(Protocol):
@@ -76,7 +77,7 @@ class AnalysisScheduler:
         self.analyzer_for = analyzer_for
         self._batches: dict[tuple[str, float], _Batch] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._executor = ThreadPoolExecutor(ANALYSIS_WORKERS, thread_name_prefix="analysis")
+        self._executors: dict[str, ThreadPoolExecutor] = {}
 
     async def next_report(
         self, endpoint: str, request: AnalysisRequest, boundary: float | None = None
@@ -100,13 +101,21 @@ class AnalysisScheduler:
         batch.waiters.setdefault(request.key, []).append(waiter)
         return await waiter
 
+    def _executor(self, url: str) -> ThreadPoolExecutor:
+        executor = self._executors.get(url)
+        if executor is None:
+            executor = self._executors[url] = ThreadPoolExecutor(
+                ANALYSIS_WORKERS_PER_ENDPOINT, thread_name_prefix="analysis"
+            )
+        return executor
+
     async def _run(self, key: tuple[str, float]) -> None:
         url, boundary = key
         await asyncio.sleep(max(boundary - time.time(), LATE_BATCH_GATHER_SECONDS))
         batch = self._batches.pop(key)
         try:
             analysis = functools.partial(self.analyzer_for(url).analyze, list(batch.requests.values()), boundary)
-            reports = await asyncio.get_running_loop().run_in_executor(self._executor, analysis)
+            reports = await asyncio.get_running_loop().run_in_executor(self._executor(url), analysis)
         except Exception as error:  # a bug in the analysis must reach the waiting Hotfixes, not vanish
             for waiters in batch.waiters.values():
                 for waiter in waiters:
