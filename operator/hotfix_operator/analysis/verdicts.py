@@ -37,7 +37,7 @@ SeriesByTarget = dict[Target, dict[str, object]]
 def by_target(matrix: Matrix) -> SeriesByTarget:
     """A batched answer's series keyed by (namespace, deployment), whatever the preset's own labels: each
     target's series is then found at once, where scanning the answer for each target was quadratic (about
-    two minutes of one core for 10,000 Hotfixes, every interval)."""
+    a minute or two of one core for 10,000 Hotfixes, every interval)."""
     indexed: SeriesByTarget = {}
     for series in matrix:
         labels = series.get("metric") or {}
