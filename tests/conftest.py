@@ -15,6 +15,8 @@ import pytest
 from kubernetes import client, config
 
 import trust_records
+from hotfix_operator.kube.api import KubeApi
+from hotfix_operator.kube.credentials import load_credentials
 from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.processes import free_port
 from hotfix_operator.testbed.stack import TestBed, TestBedState
@@ -74,6 +76,12 @@ def testbed_state(testbed: TestBed) -> TestBedState:
 @pytest.fixture(scope="session")
 def api_client(testbed_state: TestBedState) -> client.ApiClient:
     return config.new_client_from_config(testbed_state.kubeconfig)
+
+
+@pytest.fixture(scope="session")
+def kube_api(testbed_state: TestBedState) -> KubeApi:
+    """The operator's own client, with the test bed's kubeconfig."""
+    return KubeApi(load_credentials(str(testbed_state.kubeconfig)))
 
 
 @pytest.fixture

@@ -98,3 +98,25 @@ def test_rules_command_prints_a_rule_file_of_the_enabled_thresholds(tmp_path: Pa
     assert "istio_requests_total" in group["rules"][0]["expr"]
     # The window opened at 10:00: the crash-free rule counts sessions from then on.
     assert "@ 1795428000" in group["rules"][1]["expr"]
+
+
+def test_the_operator_process_never_loads_the_kubernetes_package() -> None:
+    """Kopf imports it whenever it is installed (it is, for the kubectl plugin): 19 MiB and over a second at
+    every start of the operator, which talks to the API server through its own client."""
+    probe = (
+        "import sys\n"
+        "from hotfix_operator.cli.main import keep_kubernetes_package_out\n"
+        "keep_kubernetes_package_out()\n"
+        "import kopf\n"
+        "import hotfix_operator.engine.handlers\n"
+        "print(sorted(name for name, module in sys.modules.items() if name.split('.')[0] == 'kubernetes' and module))\n"
+    )
+    answer = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert answer.stdout.strip() == "[]"
+    without = subprocess.run(
+        [sys.executable, "-c", probe.replace("keep_kubernetes_package_out()\n", "")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "kubernetes.client" in without.stdout  # the probe sees the package when it is let in

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from typing import Any
 
 import pytest
 from kubernetes import client
 
+from hotfix_operator.kube.api import KubeApi
 from hotfix_operator.kube.deployments import UNDO_ATTEMPTS, DeploymentClient, UndoPlan
 from hotfix_operator.kube.rollouts import (
     REVISION_ANNOTATION,
@@ -79,9 +78,14 @@ def second_namespace(api_client: client.ApiClient, namespace: str) -> Any:
 
 @pytest.mark.parametrize("to_revision", [2, 1, 0])
 def test_undo_matches_kubectl(
-    api_client: client.ApiClient, namespace: str, second_namespace: str, testbed_state: TestBedState, to_revision: int
+    kube_api: KubeApi,
+    api_client: client.ApiClient,
+    namespace: str,
+    second_namespace: str,
+    testbed_state: TestBedState,
+    to_revision: int,
 ) -> None:
-    deployments = DeploymentClient(api_client)
+    deployments = DeploymentClient(kube_api)
     for ns in (namespace, second_namespace):
         create(api_client, ns, manifest("web"))
         build_history(testbed_state, ns, "web")
@@ -108,9 +112,9 @@ def test_undo_matches_kubectl(
 
 
 def test_repeated_undo_never_undoes_twice(
-    api_client: client.ApiClient, namespace: str, testbed_state: TestBedState
+    kube_api: KubeApi, api_client: client.ApiClient, namespace: str, testbed_state: TestBedState
 ) -> None:
-    deployments = DeploymentClient(api_client)
+    deployments = DeploymentClient(kube_api)
     create(api_client, namespace, manifest("web"))
     build_history(testbed_state, namespace, "web")
     deployment = deployments.get(namespace, "web")
@@ -130,9 +134,9 @@ def test_repeated_undo_never_undoes_twice(
 
 
 def test_undo_after_a_concurrent_edit_is_refused(
-    api_client: client.ApiClient, namespace: str, testbed_state: TestBedState
+    kube_api: KubeApi, api_client: client.ApiClient, namespace: str, testbed_state: TestBedState
 ) -> None:
-    deployments = DeploymentClient(api_client)
+    deployments = DeploymentClient(kube_api)
     create(api_client, namespace, manifest("web"))
     build_history(testbed_state, namespace, "web")
     plan = deployments.plan_undo(namespace, "web", 1)
@@ -163,8 +167,8 @@ class WrittenBetweenReadAndPatch(DeploymentClient):
     """A Deployment written by someone else right after each of the first ``writes`` reads of an undo plan,
     as the Deployment controller does several times a second in the middle of a rollout."""
 
-    def __init__(self, api_client: client.ApiClient, writes: int) -> None:
-        super().__init__(api_client)
+    def __init__(self, kube_api: KubeApi, api_client: client.ApiClient, writes: int) -> None:
+        super().__init__(kube_api)
         self.api_client = api_client
         self.writes_left = writes
         self.plans = 0
@@ -184,11 +188,11 @@ class WrittenBetweenReadAndPatch(DeploymentClient):
 
 
 def test_undo_is_planned_again_after_a_concurrent_write(
-    api_client: client.ApiClient, namespace: str, testbed_state: TestBedState
+    kube_api: KubeApi, api_client: client.ApiClient, namespace: str, testbed_state: TestBedState
 ) -> None:
     create(api_client, namespace, manifest("web"))
     build_history(testbed_state, namespace, "web")
-    deployments = WrittenBetweenReadAndPatch(api_client, writes=UNDO_ATTEMPTS - 1)
+    deployments = WrittenBetweenReadAndPatch(kube_api, api_client, writes=UNDO_ATTEMPTS - 1)
     result = deployments.undo(namespace, "web", 1)
     assert (result.skipped, result.to_revision, deployments.plans) == (False, 1, UNDO_ATTEMPTS)
     image = deployments.get(namespace, "web")["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -196,20 +200,20 @@ def test_undo_is_planned_again_after_a_concurrent_write(
 
 
 def test_undo_gives_up_when_every_read_is_overtaken(
-    api_client: client.ApiClient, namespace: str, testbed_state: TestBedState
+    kube_api: KubeApi, api_client: client.ApiClient, namespace: str, testbed_state: TestBedState
 ) -> None:
     create(api_client, namespace, manifest("web"))
     build_history(testbed_state, namespace, "web")
-    before = DeploymentClient(api_client).get(namespace, "web")["spec"]["template"]
-    deployments = WrittenBetweenReadAndPatch(api_client, writes=UNDO_ATTEMPTS)
+    before = DeploymentClient(kube_api).get(namespace, "web")["spec"]["template"]
+    deployments = WrittenBetweenReadAndPatch(kube_api, api_client, writes=UNDO_ATTEMPTS)
     with pytest.raises(ConcurrentModification, match="changed by someone else"):
         deployments.undo(namespace, "web", 1)
     assert deployments.plans == UNDO_ATTEMPTS
     assert deployments.get(namespace, "web")["spec"]["template"] == before
 
 
-def test_record_and_apply_images_then_wait(api_client: client.ApiClient, namespace: str) -> None:
-    deployments = DeploymentClient(api_client)
+def test_record_and_apply_images_then_wait(kube_api: KubeApi, api_client: client.ApiClient, namespace: str) -> None:
+    deployments = DeploymentClient(kube_api)
     create(api_client, namespace, manifest("api"))
     settled(deployments, namespace, "api")
     recorded = deployments.record_revision(namespace, "api")
@@ -229,8 +233,10 @@ def test_record_and_apply_images_then_wait(api_client: client.ApiClient, namespa
     assert [c["image"] for c in containers] == [IMAGES[0], "registry.example/proxy:1"]
 
 
-def test_unknown_container_is_refused_before_anything_is_patched(api_client: client.ApiClient, namespace: str) -> None:
-    deployments = DeploymentClient(api_client)
+def test_unknown_container_is_refused_before_anything_is_patched(
+    kube_api: KubeApi, api_client: client.ApiClient, namespace: str
+) -> None:
+    deployments = DeploymentClient(kube_api)
     create(api_client, namespace, manifest("api"))
     before = deployments.get(namespace, "api")
     with pytest.raises(UnknownContainer, match="no container named sidecar"):
@@ -238,8 +244,10 @@ def test_unknown_container_is_refused_before_anything_is_patched(api_client: cli
     assert deployments.get(namespace, "api")["metadata"]["generation"] == before["metadata"]["generation"]
 
 
-def test_rollout_wait_times_out_when_pods_never_become_ready(api_client: client.ApiClient, namespace: str) -> None:
-    deployments = DeploymentClient(api_client)
+def test_rollout_wait_times_out_when_pods_never_become_ready(
+    kube_api: KubeApi, api_client: client.ApiClient, namespace: str
+) -> None:
+    deployments = DeploymentClient(kube_api)
     stuck = manifest("stuck", replicas=1)
     stuck["spec"]["template"]["spec"]["nodeSelector"] = {"kubernetes.io/hostname": "no-such-node"}
     create(api_client, namespace, stuck)
@@ -249,8 +257,8 @@ def test_rollout_wait_times_out_when_pods_never_become_ready(api_client: client.
         deployments.wait_for_rollout(namespace, "stuck", timeout=3)
 
 
-def test_paused_deployment_is_refused(api_client: client.ApiClient, namespace: str) -> None:
-    deployments = DeploymentClient(api_client)
+def test_paused_deployment_is_refused(kube_api: KubeApi, api_client: client.ApiClient, namespace: str) -> None:
+    deployments = DeploymentClient(kube_api)
     create(api_client, namespace, manifest("paused", paused=True))
     with pytest.raises(DeploymentPaused, match="kubectl rollout resume"):
         deployments.record_revision(namespace, "paused")
@@ -258,16 +266,16 @@ def test_paused_deployment_is_refused(api_client: client.ApiClient, namespace: s
         deployments.apply_images(namespace, "paused", {"app": "x:2"})
 
 
-def test_history_less_deployment_is_refused(api_client: client.ApiClient, namespace: str) -> None:
-    deployments = DeploymentClient(api_client)
+def test_history_less_deployment_is_refused(kube_api: KubeApi, api_client: client.ApiClient, namespace: str) -> None:
+    deployments = DeploymentClient(kube_api)
     create(api_client, namespace, manifest("nohistory", revisionHistoryLimit=0))
     settled(deployments, namespace, "nohistory")
     with pytest.raises(NoRevisionHistory, match="revisionHistoryLimit: 0"):
         deployments.record_revision(namespace, "nohistory")
 
 
-def test_missing_deployment_and_revision(api_client: client.ApiClient, namespace: str) -> None:
-    deployments = DeploymentClient(api_client)
+def test_missing_deployment_and_revision(kube_api: KubeApi, api_client: client.ApiClient, namespace: str) -> None:
+    deployments = DeploymentClient(kube_api)
     with pytest.raises(DeploymentNotFound, match="not found"):
         deployments.record_revision(namespace, "ghost")
     create(api_client, namespace, manifest("api"))
@@ -275,17 +283,3 @@ def test_missing_deployment_and_revision(api_client: client.ApiClient, namespace
     with pytest.raises(RevisionNotFound, match="unable to find revision 7"):
         deployments.undo(namespace, "api", 7)
     assert not deployments.revision_present(namespace, "api", 7)
-
-
-def test_the_operator_never_loads_the_typed_apps_api() -> None:
-    """Ten MiB resident and half a second of import in every operator process, for three REST calls."""
-    probe = (
-        "import sys\n"
-        "from kubernetes import client\n"
-        "import hotfix_operator.engine.handlers\n"
-        "from hotfix_operator.kube.deployments import DeploymentClient\n"
-        "DeploymentClient(client.ApiClient())\n"
-        "print('kubernetes.client.api.apps_v1_api' in sys.modules)\n"
-    )
-    answer = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert answer.stdout.strip() == "False"

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from kubernetes.client.exceptions import ApiException
+import requests
 from urllib3.exceptions import MaxRetryError, ProtocolError
 
+from hotfix_operator.kube.api import ApiError
 from hotfix_operator.kube.unavailable import as_unavailable
 
 
-def api_exception(status: int, headers: dict[str, str] | None = None) -> ApiException:
-    error = ApiException(status=status, reason="Reason")
-    error.headers = headers or {}
-    return error
+def api_exception(status: int, headers: dict[str, str] | None = None) -> ApiError:
+    return ApiError(status, "Reason", "", headers)
 
 
 def test_throttling_keeps_the_servers_retry_after() -> None:
@@ -32,6 +31,14 @@ def test_server_errors_and_transport_failures_are_passing() -> None:
     assert as_unavailable(MaxRetryError(None, "/apis", "refused"), "x") is not None  # type: ignore[arg-type]
     assert as_unavailable(ProtocolError("connection cut"), "x") is not None
     assert as_unavailable(ConnectionRefusedError(), "x") is not None
+    # What the operator's client raises for a refused or cut connection and for a timeout.
+    assert as_unavailable(requests.ConnectionError("refused"), "x") is not None
+    assert as_unavailable(requests.ReadTimeout("no answer"), "x") is not None
+
+
+def test_retry_after_is_found_whatever_the_header_case() -> None:
+    unavailable = as_unavailable(api_exception(503, {"retry-after": "2"}), "x")
+    assert unavailable is not None and unavailable.retry_after == 2.0
 
 
 def test_answers_about_the_object_are_not_passing() -> None:

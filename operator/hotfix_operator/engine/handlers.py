@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from kubernetes import client, config
 
 from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, connect
 from hotfix_operator.analysis.scheduler import AnalysisScheduler
@@ -26,6 +25,8 @@ from hotfix_operator.engine.controller import HotfixController
 from hotfix_operator.engine.diffbase import LeanAnnotationsDiffBaseStorage
 from hotfix_operator.engine.memory import freeze_start_up_objects, limit_arenas, trim_periodically
 from hotfix_operator.engine.metrics import OperatorMetrics
+from hotfix_operator.kube.api import KubeApi
+from hotfix_operator.kube.credentials import Credentials, load_credentials
 from hotfix_operator.kube.hotfixes import HotfixClient, HotfixGone
 from hotfix_operator.kube.identity import TenantClients
 from hotfix_operator.kube.prometheus_rules import PrometheusRuleClient
@@ -45,22 +46,15 @@ log = logging.getLogger("hotfix_operator")
 class Runtime:
     config: OperatorConfig
     controller: HotfixController | None = None
+    # Read once, by whichever comes first (Kopf's login or the start-up handler), for both.
+    credentials: Credentials | None = None
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 RUNTIME = Runtime(config=OperatorConfig())
 
 
-def kubernetes_client() -> client.ApiClient:
-    """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG or ~/.kube/config)."""
-    try:
-        config.load_incluster_config()
-        return client.ApiClient()
-    except config.ConfigException:
-        return config.new_client_from_config()
-
-
-def build_controller(operator_config: OperatorConfig, api_client: client.ApiClient) -> HotfixController:
+def build_controller(operator_config: OperatorConfig, api: KubeApi) -> HotfixController:
     metrics = OperatorMetrics()
     analyzers: dict[str, PrometheusAnalyzer] = {}
 
@@ -74,11 +68,11 @@ def build_controller(operator_config: OperatorConfig, api_client: client.ApiClie
             )
         return analyzers[endpoint]
 
-    hotfixes = HotfixClient(api_client)
-    tenants = TenantClients(api_client)
+    hotfixes = HotfixClient(api)
+    tenants = TenantClients(api)
     return HotfixController(
         tenants=tenants,
-        prometheus_rules=PrometheusRuleClient(api_client),
+        prometheus_rules=PrometheusRuleClient(api),
         alertmanager=AlertmanagerNotifier(operator_config.alertmanager) if operator_config.alertmanager else None,
         hotfixes=hotfixes,
         scheduler=AnalysisScheduler(analyzer_for),
@@ -106,8 +100,9 @@ async def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_
     settings.scanning.disabled = True
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 310
-    api_client = await asyncio.to_thread(kubernetes_client)
-    RUNTIME.controller = build_controller(RUNTIME.config, api_client)
+    credentials = RUNTIME.credentials or await asyncio.to_thread(load_credentials)
+    RUNTIME.credentials = credentials
+    RUNTIME.controller = build_controller(RUNTIME.config, KubeApi(credentials))
     RUNTIME.background.append(asyncio.create_task(trim_periodically()))
     if RUNTIME.controller.alertmanager is not None:
         # Kept on the runtime: a task nobody references can be collected mid-flight.
@@ -116,6 +111,27 @@ async def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_
         RUNTIME.controller.metrics.serve(RUNTIME.config.metrics_address, RUNTIME.config.metrics_port)
         logger.info("serving /metrics on %s:%d", RUNTIME.config.metrics_address, RUNTIME.config.metrics_port)
     freeze_start_up_objects()
+
+
+@kopf.on.login()
+def login(**_: Any) -> kopf.ConnectionInfo:
+    """Kopf's watches use the credentials the operator's own calls use (its own login would read them through
+    the ``kubernetes`` package when installed, which this process does not load); Kopf logs in again with a
+    fresh token when the API server refuses one."""
+    if RUNTIME.credentials is None:
+        RUNTIME.credentials = load_credentials()
+    credentials = RUNTIME.credentials
+    credentials.expire_token()
+    return kopf.ConnectionInfo(
+        server=credentials.server,
+        ca_path=credentials.ca_file,
+        insecure=credentials.insecure,
+        token=credentials.bearer_token(),
+        certificate_path=credentials.client_cert[0] if credentials.client_cert else None,
+        private_key_path=credentials.client_cert[1] if credentials.client_cert else None,
+        default_namespace=credentials.default_namespace,
+        proxy_url=credentials.proxy_url,
+    )
 
 
 def _not_finished(spec: dict[str, Any], status: dict[str, Any], **_: Any) -> bool:

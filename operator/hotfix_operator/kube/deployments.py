@@ -1,20 +1,17 @@
 """The Kubernetes adapter for every action on a Deployment: read, record, patch images, wait, undo.
 
 Thin on purpose: it fetches raw JSON, asks ``deployment_rollouts`` what to do, and sends the patch.
-Synchronous (the ``kubernetes`` client is); the operator calls it off the event loop.
+Synchronous (``KubeApi`` is); the operator calls it off the event loop.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-
+from hotfix_operator.kube.api import JSON_PATCH, ApiError, KubeApi
 from hotfix_operator.kube.rollouts import (
     ConcurrentModification,
     DeploymentError,
@@ -64,59 +61,42 @@ class UndoResult:
     skipped: bool
 
 
-def _api_error(error: ApiException, what: str) -> DeploymentError | ApiUnavailable:
+def _api_error(error: ApiError, what: str) -> DeploymentError | ApiUnavailable:
     """An answer about the Deployment as DeploymentError; a passing fault of the API server as ApiUnavailable,
     so that the controller retries it instead of giving up on the Hotfix."""
     unavailable = as_unavailable(error, what)
     if unavailable is not None:
         return unavailable
-    try:
-        message = json.loads(error.body or "{}").get("message") or error.reason
-    except ValueError:
-        message = error.reason
-    return DeploymentError(f"{what}: the API server answered {error.status}: {message}")
+    return DeploymentError(f"{what}: the API server answered {error.status}: {error.message}")
 
 
-# The REST paths of apps/v1, through the client's generic group/version/plural calls: the typed AppsV1Api costs
-# each process 10 MiB resident and half a second of building validators, for three calls whose answers are
-# read as JSON here anyway. (The client names those calls for custom resources; the paths are every group's.)
-APPS, V1 = "apps", "v1"
+def deployment_path(namespace: str, name: str) -> str:
+    return f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
 
 
 class DeploymentClient:
-    def __init__(self, api_client: client.ApiClient) -> None:
-        self.resources = client.CustomObjectsApi(api_client)
+    def __init__(self, api: KubeApi) -> None:
+        self.api = api
 
     # -- reading ---------------------------------------------------------------------------
 
     def get(self, namespace: str, name: str) -> dict[str, Any]:
         try:
-            response = self.resources.get_namespaced_custom_object(
-                APPS, V1, namespace, "deployments", name, _preload_content=False
-            )
-        except ApiException as error:
+            deployment: dict[str, Any] = self.api.get(deployment_path(namespace, name))
+        except ApiError as error:
             if error.status == 404:
                 raise DeploymentNotFound(f'deployment "{namespace}/{name}" not found') from None
             raise _api_error(error, f'reading deployment "{namespace}/{name}"') from None
-        return json.loads(response.data)
+        return deployment
 
     def replica_sets(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
         namespace = deployment["metadata"]["namespace"]
-        items: list[dict[str, Any]] = []
-        token = None
-        while True:
-            try:
-                response = self.resources.list_namespaced_custom_object(
-                    APPS, V1, namespace, "replicasets", label_selector=label_selector(deployment), limit=500,
-                    _continue=token, _preload_content=False,
-                )  # fmt: skip
-            except ApiException as error:
-                raise _api_error(error, f"listing the ReplicaSets of {describe(deployment)}") from None
-            page = json.loads(response.data)
-            items.extend(page.get("items") or [])
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                return items
+        try:
+            return self.api.list_items(
+                f"/apis/apps/v1/namespaces/{namespace}/replicasets", {"labelSelector": label_selector(deployment)}
+            )
+        except ApiError as error:
+            raise _api_error(error, f"listing the ReplicaSets of {describe(deployment)}") from None
 
     def record_revision(self, namespace: str, name: str, number: int | None = None) -> RecordedRevision:
         """The revision the Deployment runs now (or revision ``number`` of its history), refusing Deployments
@@ -231,11 +211,8 @@ class DeploymentClient:
     def _json_patch(self, deployment: dict[str, Any], patch: list[dict[str, Any]], doing: str) -> None:
         metadata = deployment["metadata"]
         try:
-            self.resources.patch_namespaced_custom_object(
-                APPS, V1, metadata["namespace"], "deployments", metadata["name"], patch,
-                _content_type="application/json-patch+json", _preload_content=False,
-            )  # fmt: skip
-        except ApiException as error:
+            self.api.patch(deployment_path(metadata["namespace"], metadata["name"]), patch, JSON_PATCH)
+        except ApiError as error:
             # A failed JSON-patch `test` comes back as a bare 422 without details, so look again:
             # a Deployment that moved on since it was read is a concurrent write, anything else is not.
             if error.status in (409, 422) and self._changed_since(deployment):

@@ -7,11 +7,9 @@ by the Hotfix, they are garbage-collected with it; the engine deletes them when 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
+from hotfix_operator.kube.api import ApiError, KubeApi
 
 GROUP = "monitoring.coreos.com"
 VERSION = "v1"
@@ -22,9 +20,13 @@ class PrometheusRulesUnsupported(Exception):
     """The cluster has no PrometheusRule CRD (no prometheus-operator)."""
 
 
+def rules_path(namespace: str) -> str:
+    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
+
+
 class PrometheusRuleClient:
-    def __init__(self, api_client: client.ApiClient) -> None:
-        self.custom = client.CustomObjectsApi(api_client)
+    def __init__(self, api: KubeApi) -> None:
+        self.api = api
 
     def apply(self, owner: dict[str, Any], name: str, labels: dict[str, str], groups: list[dict[str, Any]]) -> None:
         """Create or update the rule object in the owner's namespace."""
@@ -49,25 +51,18 @@ class PrometheusRuleClient:
             "spec": {"groups": groups},
         }
         try:
-            self.custom.create_namespaced_custom_object(GROUP, VERSION, metadata["namespace"], PLURAL, body)
-        except ApiException as error:
+            self.api.create(rules_path(metadata["namespace"]), body)
+        except ApiError as error:
             if error.status == 404:
-                raise PrometheusRulesUnsupported(_message(error)) from None
+                raise PrometheusRulesUnsupported(error.message) from None
             if error.status != 409:
                 raise
             patch = {"metadata": {"labels": labels}, "spec": body["spec"]}
-            self.custom.patch_namespaced_custom_object(GROUP, VERSION, metadata["namespace"], PLURAL, name, patch)
+            self.api.patch(f"{rules_path(metadata['namespace'])}/{name}", patch)
 
     def delete(self, namespace: str, name: str) -> None:
         try:
-            self.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-        except ApiException as error:
+            self.api.delete(f"{rules_path(namespace)}/{name}")
+        except ApiError as error:
             if error.status != 404:
                 raise
-
-
-def _message(error: ApiException) -> str:
-    try:
-        return str(json.loads(error.body or "{}").get("message") or error.reason)
-    except ValueError:
-        return str(error.reason)

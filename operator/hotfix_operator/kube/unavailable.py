@@ -7,8 +7,10 @@ answer such as 404 or 422 is acted on (a target that cannot be returned to, a Ho
 
 from __future__ import annotations
 
-from kubernetes.client.exceptions import ApiException
+from requests import RequestException
 from urllib3.exceptions import HTTPError as TransportError
+
+from hotfix_operator.kube.api import ApiError
 
 # 429 Too Many Requests; 500 (etcd unavailable, a webhook timing out), 502/503/504 from a load balancer
 # or an API server that is starting or shutting down.
@@ -25,8 +27,8 @@ class ApiUnavailable(Exception):
         self.retry_after = retry_after
 
 
-def _retry_after(error: ApiException) -> float | None:
-    value = (error.headers or {}).get("Retry-After")
+def _retry_after(error: ApiError) -> float | None:
+    value = next((value for header, value in error.headers.items() if header.lower() == "retry-after"), None)
     try:
         seconds = float(value) if value is not None else None
     except ValueError:  # an HTTP date: rare from an API server, and a short retry is as good
@@ -36,12 +38,11 @@ def _retry_after(error: ApiException) -> float | None:
 
 def as_unavailable(error: BaseException, what: str) -> ApiUnavailable | None:
     """The fault as ApiUnavailable when it is a passing one; None when it is an answer to act on."""
-    if isinstance(error, ApiException):
+    if isinstance(error, ApiError):
         if error.status in TRANSIENT_STATUSES:
             return ApiUnavailable(f"{what}: the API server answered {error.status} {error.reason}", _retry_after(error))
-        if error.status == 0:  # the client's own wrapping of a transport failure
-            return ApiUnavailable(f"{what}: {error.reason}")
         return None
-    if isinstance(error, TransportError | ConnectionError | TimeoutError):
+    # requests' connection errors and timeouts (what the client raises), urllib3's and the OS' own.
+    if isinstance(error, RequestException | TransportError | ConnectionError | TimeoutError):
         return ApiUnavailable(f"{what}: the API server is unreachable ({type(error).__name__})")
     return None
