@@ -174,7 +174,8 @@ def _run_config(args: argparse.Namespace) -> OperatorConfig:
 def keep_kubernetes_package_out() -> None:
     """The operator's process never loads the kubernetes package (installed for the kubectl plugin and the test
     bed): Kopf imports it whenever it can, only to recognise its objects, which the operator never hands it,
-    and that is 19 MiB and over a second of every start. The operator's own calls go through ``kube.api``.
+    and that is 4 MiB resident and 158 modules at every start (measured with the operator's own modules loaded).
+    The operator's own calls go through ``kube.api``.
     A None entry in sys.modules makes any import of it fail as if it were not installed."""
     sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
 
