@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.request
 
 from kubernetes import client
@@ -53,7 +54,8 @@ def test_served_scrape_has_each_ready_pods_series_and_nothing_of_a_gone_pod() ->
     ready = PodIdentity("shop", "checkout", "checkout-1")
     gone = PodIdentity("shop", "checkout", "checkout-0")
     simulator.counters = {ready: counters_with_errors(), gone: counters_with_errors()}
-    simulator._pods = {ready: PodBehaviour(0.01, 0.2, 0.0, 20.0, 1.0)}
+    # No traffic of its own, so that the scrape shows exactly the counters set here.
+    simulator._pods = {ready: PodBehaviour(0.01, 0.2, 0.0, 0.0, 0.0)}
     server = serve_metrics(simulator, port=0)
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/metrics", timeout=5) as response:
@@ -68,3 +70,22 @@ def test_served_scrape_has_each_ready_pods_series_and_nothing_of_a_gone_pod() ->
         {"namespace": "shop", "deployment": "checkout", "instance": "checkout-1", "code": "500"},
         10.0,
     ) in scraped
+
+
+def test_traffic_goes_on_between_pod_listings() -> None:
+    """A listing slowed down by a busy API server must not stop the counters: each scrape sees the traffic
+    served up to it, as a real service's would, so a short rate window never reads 0/0 for that reason."""
+    simulator = WorkloadSimulator(client.ApiClient())  # never lists pods: a listing that takes for ever
+    pod = PodIdentity("shop", "checkout", "checkout-1")
+    simulator._pods = {pod: PodBehaviour(0.0, 0.2, 0.0, 1000.0, 0.0)}
+
+    def requests_served() -> float:
+        return sum(
+            value
+            for name, labels, value in parsed(simulator.exposition())
+            if name == "http_requests_total" and labels.get("instance") == "checkout-1"
+        )
+
+    first = requests_served()
+    time.sleep(0.3)
+    assert requests_served() > first + 100  # about 300 expected at 1,000 a second
