@@ -339,18 +339,17 @@ def create_load(api_client: client.ApiClient, namespaces: list[str], count: int,
 
 def judged(item: dict[str, Any]) -> bool:
     """In Monitoring with a decision from an analysis that had enough data: the decision of a Hotfix younger
-    than its windows ("not enough data yet") changes once they fill, and that change is no steady state."""
+    than its windows ("not enough data yet") changes once they fill, and that change is no steady state. The
+    Healthy condition is not enough: it is judged on the thresholds that have data, while the decision waits
+    for all of them (crash-free sessions' window is the last to fill)."""
     status = item.get("status") or {}
     healthy = next((c for c in status.get("conditions") or [] if c.get("type") == "Healthy"), {})
+    decision = status.get("decision") or {}
     return (
         status.get("phase") == "Monitoring"
-        and bool(status.get("decision"))
-        and healthy.get("reason")
-        not in (
-            None,
-            "Pending",
-            "AnalysisPending",
-        )
+        and bool(decision)
+        and decision.get("rule") != "analysis-pending"
+        and healthy.get("reason") not in (None, "Pending", "AnalysisPending")
     )
 
 
