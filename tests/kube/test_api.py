@@ -139,6 +139,10 @@ def test_merge_and_json_patches(kube_api: KubeApi, namespace: str) -> None:
         (lambda config: config["users"][0]["user"].update({"client-certificate": "c.pem"}), "client-key"),
         (lambda config: config["users"][0]["user"].update({"exec": {"args": []}}), "exec.command"),
         (lambda config: config["users"][0]["user"].update({"username": "admin"}), "basic auth"),
+        (
+            lambda config: config["users"][0]["user"].update({"exec": {"command": "helper", "env": [{"name": "A"}]}}),
+            "exec.env",
+        ),
     ],
 )
 def test_a_broken_kubeconfig_names_the_field(

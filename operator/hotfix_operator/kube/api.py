@@ -1,8 +1,8 @@
 """The operator's own HTTP client for the Kubernetes API: JSON in, JSON out, on one pooled session.
 
 The adapters need a handful of REST calls (get, list, create, patch, delete) and read every answer as
-JSON, so a session on ``requests`` does what the ``kubernetes`` package did for them, without its 700
-generated model modules in the process. Synchronous: the operator calls it off the event loop.
+JSON, so a session on ``requests`` does what the ``kubernetes`` package did for them, without the package's
+158 further modules in the process. Synchronous: the operator calls it off the event loop.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from hotfix_operator.kube.credentials import Credentials, load_credentials
+from hotfix_operator.kube.credentials import Credentials
 
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -143,8 +143,3 @@ def new_session(credentials: Credentials) -> requests.Session:
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
-
-
-def connect(kubeconfig: str | None = None) -> KubeApi:
-    """A client for the credentials ``load_credentials`` finds."""
-    return KubeApi(load_credentials(kubeconfig))

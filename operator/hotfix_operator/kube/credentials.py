@@ -220,10 +220,13 @@ def _exec_plugin(user: dict[str, Any], user_name: Any) -> ExecPlugin | None:
         return None
     if not spec.get("command"):
         raise CredentialsError(f"kubeconfig: users[{user_name}].exec.command is not set")
+    env = spec.get("env") or []
+    if any(not isinstance(item, dict) or "name" not in item or "value" not in item for item in env):
+        raise CredentialsError(f"kubeconfig: users[{user_name}].exec.env needs a name and a value in every entry")
     return ExecPlugin(
         command=str(spec["command"]),
         args=tuple(str(arg) for arg in spec.get("args") or ()),
-        env=tuple((str(item["name"]), str(item["value"])) for item in spec.get("env") or ()),
+        env=tuple((str(item["name"]), str(item["value"])) for item in env),
         api_version=str(spec.get("apiVersion") or ExecPlugin.api_version),
     )
 
