@@ -52,17 +52,33 @@ def test_group_query_spans_the_widest_window() -> None:
     assert "svc-0|svc-1" in error_query.promql
 
 
-def test_a_sessions_window_has_points_on_both_ends_whatever_the_interval() -> None:
-    """30 s analyses of 10 s and 100 s session windows: at the interval as the step, the first held one point
-    (never any increase: pending for good) and the second ended 10 s before now."""
-    requests = [request(0, crashFreeSessions={"over": "10s"}), request(1, crashFreeSessions={"over": "100s"})]
-    plan = plan_queries(QuerySettings(), requests, NOW)
-    for member, over, step in ((requests[0], 10, 10), (requests[1], 100, 25)):
+def test_a_sessions_window_is_tiled_by_steps_that_end_now_and_hold_two_scrapes() -> None:
+    """Each point is the increase over the step before it: the steps tile the window and the last ends now,
+    each at most the interval where that leaves the shortest rate window (two scrapes), else the whole window
+    is one step (10 s here: 30 s steps held one point of a 10 s window, never any increase)."""
+    settings = QuerySettings(min_rate_window=timedelta(seconds=20))
+    requests = [
+        request(0, crashFreeSessions={"over": "10s"}),
+        request(1, crashFreeSessions={"over": "100s"}),
+        request(2, crashFreeSessions={"over": "30m"}),
+    ]
+    plan = plan_queries(settings, requests, NOW)
+    for member, over, step in ((requests[0], 10, 10), (requests[1], 100, 25), (requests[2], 1800, 30)):
         query = plan.queries[plan.routes[("crashFreeSessions", member.key)]]
-        assert (query.start, query.end, query.step) == (NOW - over, NOW, timedelta(seconds=step))
-        points = [(query.start + k * step, 100.0 * k) for k in range(int(over / step) + 1)]
+        assert (query.start, query.end, query.step) == (NOW - over + step, NOW, timedelta(seconds=step))
+        assert "increase(" in query.promql
+        points = [(query.start + k * step, 100.0) for k in range(int(over / step))]
         assert points[-1][0] == NOW
         assert increase_within(points, NOW - over) == 100.0 * (over / step)
+
+
+def test_a_step_is_never_shorter_than_two_scrapes_when_the_window_allows() -> None:
+    """At the default 1 m rate window, 30 s analyses of a 30 m window step by the minute, not by the interval:
+    an increase() over 30 s of 30 s scrapes sees one sample and no rise."""
+    plan = plan_queries(QuerySettings(), [request(0, crashFreeSessions={"over": "30m"})], NOW)
+    query = plan.queries[plan.routes[("crashFreeSessions", "ns/hf-0")]]
+    assert query.step == timedelta(minutes=1)
+    assert "[60s]" in query.promql
 
 
 def test_overrides_leave_the_batch() -> None:
@@ -93,12 +109,12 @@ def test_series_for_slices_by_labels() -> None:
     assert series_for(answer, ("c", "x")) is None
 
 
-def test_increase_within_counts_only_rises_inside_the_window() -> None:
-
-    points = [(0.0, 5.0), (10.0, 10.0), (20.0, 3.0), (30.0, 7.0)]  # a reset between 10 and 20
-    assert increase_within(points, since=0.0) == 5.0 + 4.0
-    assert increase_within(points, since=15.0) == 4.0
-    assert increase_within(points, since=25.0) == 0.0
+def test_increase_within_sums_the_steps_that_end_inside_the_window() -> None:
+    points = [(0.0, 5.0), (10.0, 10.0), (20.0, float("nan")), (30.0, 7.0)]  # a step without data
+    assert increase_within(points, since=-10.0) == 22.0
+    assert increase_within(points, since=0.0) == 17.0
+    assert increase_within(points, since=15.0) == 7.0
+    assert increase_within(points, since=30.0) == 0.0
     assert increase_within(None, since=0.0) is None
 
 

@@ -115,13 +115,14 @@ def _shape(metric: str, request: AnalysisRequest, settings: QuerySettings) -> ob
     return (analysis.interval, analysis.crash_free_sessions.source, analysis.crash_free_sessions.over)
 
 
-def counter_step(interval: timedelta, over: timedelta) -> timedelta:
-    """The step of a counter's range query over ``over``: at most the interval, and a whole fraction of
-    ``over`` so that the points fall on both ends of the window. At the interval itself a window shorter
-    than it held one point (no increase ever: "0 sessions", pending for good), and one that is not a
-    multiple of it ended a part of a step before now (the latest sessions left out)."""
-    steps = max(1, math.ceil(over / interval)) if interval > timedelta(0) else 1
-    return over / steps
+def counter_step(interval: timedelta, over: timedelta, min_window: timedelta) -> timedelta:
+    """The step of a counter's range query over ``over``, each point the increase over the step before it: a
+    whole fraction of ``over`` (the steps tile the window and the last ends now), at most the interval where
+    that leaves a step of at least ``min_window`` (two scrapes, for ``increase()`` to see a rise), else the
+    whole window as one step."""
+    most_steps = math.ceil(over / interval) if interval > timedelta(0) else 1
+    widest_steps = math.floor(over / min_window) if min_window > timedelta(0) else most_steps
+    return over / max(1, min(most_steps, widest_steps))
 
 
 def _planned(metric: str, request: AnalysisRequest) -> bool:
@@ -149,12 +150,15 @@ def _group_queries(
         window = first.latency_p95.window
         span = max(window * (member.analysis.latency_p95.consecutive_windows - 1) for member in members)
         return [RangeQuery(preset.latency_p95_ms(match, window), now - span.total_seconds(), now, window)]
-    # The group shares its window (see _shape), so its points fall on both ends of every member's.
+    # The group shares its window (see _shape), so its steps tile every member's, the last ending now.
     over = first.crash_free_sessions.over
-    restarts = first.crash_free_sessions.source is CrashFreeSource.RESTARTS
-    pair = preset.restarts_queries(targets) if restarts else preset.sessions_queries(targets)
-    step = counter_step(first.interval, over)
-    return [RangeQuery(promql, now - over.total_seconds(), now, step) for promql in pair]
+    step = counter_step(first.interval, over, settings.min_rate_window)
+    if first.crash_free_sessions.source is CrashFreeSource.RESTARTS:
+        pair = preset.restarts_increase_queries(targets, step)
+    else:
+        pair = preset.sessions_increase_queries(targets, step)
+    first_step_end = now - over.total_seconds() + step.total_seconds()
+    return [RangeQuery(promql, first_step_end, now, step) for promql in pair]
 
 
 def plan_queries(settings: QuerySettings, requests: list[AnalysisRequest], now: float) -> QueryPlan:

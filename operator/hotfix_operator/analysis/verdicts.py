@@ -3,7 +3,6 @@ pure threshold functions, and gathered into one report per Hotfix."""
 
 from __future__ import annotations
 
-import itertools
 import math
 from datetime import timedelta
 
@@ -82,18 +81,16 @@ def evaluate_latency_points(points: list[Point] | None, request: AnalysisRequest
 
 
 def increase_within(points: list[Point] | None, since: float) -> float | None:
-    """How much a summed counter grew since ``since``; None when there is no series.
+    """How much a counter grew since ``since``, from points that are each the increase over the step that
+    ends at them (PromQL's ``increase()`` per series, then summed: resets and failed scrapes are handled
+    there); None when there is no series.
 
-    Only rises count: a drop is a pod that restarted or went away (its counter left the sum), as
-    PromQL's increase() treats a counter reset.
+    A step that ends after ``since`` counts whole: just after a rollout that takes in at most one step from
+    before it. A window shorter than any step has counted nothing yet: pending, not missing.
     """
     if points is None:
         return None
-    values = [v for t, v in points if t >= since - 1e-3 and not math.isnan(v)]
-    if len(values) < 2:
-        # A window shorter than one step (just after a rollout) has counted nothing yet: pending, not missing.
-        return 0.0
-    return sum(max(later - earlier, 0.0) for earlier, later in itertools.pairwise(values))
+    return float(sum(v for t, v in points if t > since + 1e-3 and not math.isnan(v)))
 
 
 def evaluate_sessions_points(

@@ -146,7 +146,11 @@ class TelemetryPreset:
         return f'{NAMESPACE}=~"{namespaces}",pod=~"({deployments})-[a-z0-9]+-[a-z0-9]+"'
 
     def _pod_mapped(self, metric: str, match: str) -> str:
-        return f'label_replace({metric}{{{match}}}, "{DEPLOYMENT}", "$1", "pod", "{POD_OF_DEPLOYMENT}")'
+        return self._pod_labelled(f"{metric}{{{match}}}")
+
+    @staticmethod
+    def _pod_labelled(expression: str) -> str:
+        return f'label_replace({expression}, "{DEPLOYMENT}", "$1", "pod", "{POD_OF_DEPLOYMENT}")'
 
     def pod_counter_sum(self, metric: str, match: str) -> str:
         return f"sum by ({NAMESPACE}, {DEPLOYMENT}) ({self._pod_mapped(metric, match)})"
@@ -164,6 +168,33 @@ class TelemetryPreset:
             return self.pod_counter_sum(self.sessions, match), self.pod_counter_sum(self.crashed_sessions, match)
         match = self.selector(targets)
         return self.counter_sum(self.sessions, match), self.counter_sum(self.crashed_sessions, match)
+
+    def sessions_increase_queries(self, targets: Iterable[Target], step: timedelta) -> tuple[str, str]:
+        """Total and crashed sessions per target, as each step's increase: ``increase()`` is taken per series
+        before the sum. A sum of raw counters read at instants loses every series of a target whose scrape
+        failed at that instant (Prometheus marks them stale), and counts a pod that was missing at one point
+        and back at the next with its whole lifetime; within a range PromQL skips stale points and resets."""
+        targets = list(targets)
+        window = promql_duration(step)
+        if self.sessions_by_pod:
+            match = self.pod_match(targets)
+            return (
+                self._pod_increase_sum(self.sessions, match, window),
+                self._pod_increase_sum(self.crashed_sessions, match, window),
+            )
+        match = self.selector(targets)
+        return (
+            self._by_target(f"increase({self._series(self.sessions, match)}[{window}])", match),
+            self._by_target(f"increase({self._series(self.crashed_sessions, match)}[{window}])", match),
+        )
+
+    def restarts_increase_queries(self, targets: Iterable[Target], step: timedelta) -> tuple[str, str]:
+        """Pods, and container restarts as each step's increase per target (as ``sessions_increase_queries``)."""
+        match = self.pod_match(targets)
+        return self.pod_count(self.restarts, match), self._pod_increase_sum(self.restarts, match, promql_duration(step))
+
+    def _pod_increase_sum(self, metric: str, match: str, window: str) -> str:
+        return f"sum by ({NAMESPACE}, {DEPLOYMENT}) ({self._pod_labelled(f'increase({metric}{{{match}}}[{window}])')})"
 
     def restarts_queries(self, targets: Iterable[Target]) -> tuple[str, str]:
         """Pods and container restarts per target, from kube-state-metrics."""
