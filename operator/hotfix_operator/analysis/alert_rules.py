@@ -70,8 +70,10 @@ def _modified(sum_expression: str, metric: str, modifier: str) -> str:
 
 
 def _increase_since_open(sum_expression: str, metric: str, over: timedelta, window_open: float) -> str:
-    """How much a summed counter grew over ``over``, clipped to the time since the window opened, as the
-    analysis measures it: from the point at the window's start to now."""
+    """How much a summed counter grew over ``over``, clipped to the time since the window opened. The
+    analysis takes per-series increases instead (a target's failed scrape at either end cannot distort
+    them); a rule keeps the summed form because a range cannot be clipped to the window's opening, so a
+    pod missing at the window's start can still move this rule where it does not move the analysis."""
     full_after = window_open + over.total_seconds()
     at_open = _modified(sum_expression, metric, f"@ {window_open:.0f}")
     clipped = f"({sum_expression} - {at_open})"
