@@ -132,8 +132,8 @@ class TelemetryPreset:
         return f"{scale}histogram_quantile(0.95, {buckets})"
 
     def counter_sum(self, metric: str, match: str) -> str:
-        """A summed counter per target: its increase over each Hotfix's own window is taken from the
-        points, so Hotfixes with different windows still share one query."""
+        """A summed counter per target, read at instants: what the telemetry check probes and the published
+        rule and the history use. The analysis takes per-series increases instead (``sessions_increase_queries``)."""
         return self._by_target(self._series(metric, match), match)
 
     # -- series selected by pod name (kube-state-metrics, and app metrics a ServiceMonitor scrapes) ----
