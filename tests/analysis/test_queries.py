@@ -81,6 +81,15 @@ def test_a_step_is_never_shorter_than_two_scrapes_when_the_window_allows() -> No
     assert "[60s]" in query.promql
 
 
+def test_a_window_shorter_than_two_scrapes_is_counted_over_two_scrapes() -> None:
+    """A 30 s window at the default 1 m rate window: one 30 s step, whose increase() over 30 s of 30 s scrapes
+    would see one sample and read as no session metrics at all."""
+    plan = plan_queries(QuerySettings(), [request(0, crashFreeSessions={"over": "30s"})], NOW)
+    query = plan.queries[plan.routes[("crashFreeSessions", "ns/hf-0")]]
+    assert (query.start, query.step) == (NOW, timedelta(seconds=30))
+    assert "[60s]" in query.promql
+
+
 def test_overrides_leave_the_batch() -> None:
     custom = request(5, errorRate={"query": 'my_ratio{ns="{{namespace}}",d="{{deployment}}"}[{{window}}]'})
     plan = plan_queries(QuerySettings(), [request(0), custom], NOW)

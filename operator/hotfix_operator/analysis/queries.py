@@ -153,10 +153,14 @@ def _group_queries(
     # The group shares its window (see _shape), so its steps tile every member's, the last ending now.
     over = first.crash_free_sessions.over
     step = counter_step(first.interval, over, settings.min_rate_window)
+    # A window shorter than two scrapes is one step; its increase() is taken over two scrapes all the same,
+    # or a series with one sample in it reads as no session metrics at all. The steps never overlap: only a
+    # single step is ever shorter than the shortest rate window.
+    counted = max(step, settings.min_rate_window)
     if first.crash_free_sessions.source is CrashFreeSource.RESTARTS:
-        pair = preset.restarts_increase_queries(targets, step)
+        pair = preset.restarts_increase_queries(targets, counted)
     else:
-        pair = preset.sessions_increase_queries(targets, step)
+        pair = preset.sessions_increase_queries(targets, counted)
     first_step_end = now - over.total_seconds() + step.total_seconds()
     return [RangeQuery(promql, first_step_end, now, step) for promql in pair]
 
