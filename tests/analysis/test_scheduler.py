@@ -14,8 +14,10 @@ from hotfix_operator.analysis.queries import AnalysisRequest, QuerySettings, bui
 from hotfix_operator.analysis.scheduler import (
     LATE_BATCH_GATHER_SECONDS,
     AnalysisScheduler,
+    catch_up_boundary,
     next_boundary,
     resume_boundary,
+    until_due,
     until_just_before_boundary,
 )
 from hotfix_operator.analysis.verdicts import AnalysisReport
@@ -42,6 +44,35 @@ def test_a_step_wakes_just_before_the_boundary(now: float, interval: float, slee
     # Started then, the step's analysis still finds the same boundary ahead of it.
     woke = now + until_just_before_boundary(now, interval)
     assert next_boundary(woke, max(interval, 1.0)) == next_boundary(now, max(interval, 1.0))
+
+
+@pytest.mark.parametrize(
+    ("now", "due", "sleep"),
+    [
+        (1000.0, 1020.0, 19.0),  # recorded in time: a second before the boundary it is due at
+        (1000.0, None, 19.0),  # no due boundary known: the next one's
+        (1025.0, 1020.0, 0.0),  # recorded after it (a resumed analysis): at once, not at 1049
+        (1019.5, 1020.0, 0.0),  # inside the margin
+    ],
+)
+def test_a_step_sleeps_towards_the_boundary_it_is_due_at(now: float, due: float | None, sleep: float) -> None:
+    assert until_due(now, due, 30) == pytest.approx(sleep)
+
+
+@pytest.mark.parametrize(
+    ("now", "due", "boundary"),
+    [
+        (1019.0, 1020.0, 1020.0),  # woke just before it
+        (1020.4, 1020.0, 1020.0),  # woke a moment after it
+        (1049.0, 1020.0, 1020.0),  # late, but no newer boundary has passed
+        (1056.0, 1020.0, 1050.0),  # 1050 has passed too: the newest, one analysis for both
+        (1100.0, 1020.0, 1080.0),
+    ],
+)
+def test_a_step_behind_catches_up_on_the_newest_boundary_passed(now: float, due: float, boundary: float) -> None:
+    assert catch_up_boundary(now, due, 30) == boundary
+    # Never so old that the scheduler would trade it for the next boundary.
+    assert catch_up_boundary(now, due, 30) > now - 30
 
 
 class RecordingAnalyzer:

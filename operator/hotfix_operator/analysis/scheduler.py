@@ -50,6 +50,25 @@ def until_just_before_boundary(now: float, interval: float) -> float:
     return max(next_boundary(now, interval) - now - margin, 0.0)
 
 
+def until_due(now: float, due: float | None, interval: float) -> float:
+    """Seconds to sleep before the step of the next analysis, due at boundary ``due``: until just before it,
+    or none when it has passed already. An analysis can come back after the next boundary (the resumed ones
+    after a restart, recorded by a thousand steps at once): sleeping towards the boundary after that one
+    skipped a whole interval (29 s behind at 1,000 Hotfixes). Without a due boundary: the next one's."""
+    if due is None:
+        return until_just_before_boundary(now, interval)
+    margin = min(1.0, max(interval, 1.0) / 4)
+    return max(due - now - margin, 0.0)
+
+
+def catch_up_boundary(now: float, due: float, interval: float) -> float:
+    """The boundary a step analyses when it was due at ``due``: that one while it is ahead or has just
+    passed; once a newer boundary has passed too, the newest (its data is fresher, and a step far behind
+    catches up in one analysis rather than one per boundary missed)."""
+    interval = max(interval, 1.0)
+    return max(due, float(math.floor(now / interval) * interval))
+
+
 def resume_boundary(now: float, interval: float, last_analysed_at: float | None, active_since: float) -> float | None:
     """For a Hotfix this process has not analysed yet (it has just started, or taken the Hotfix over): the
     boundary that passed since the last analysis its status records, to be analysed at once; None when there

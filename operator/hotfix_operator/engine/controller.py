@@ -8,7 +8,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from hotfix_operator.analysis.scheduler import resume_boundary, until_just_before_boundary
+from hotfix_operator.analysis.scheduler import catch_up_boundary, resume_boundary, until_due
 from hotfix_operator.api.models import SpecError, parse_spec
 from hotfix_operator.api.status import TERMINAL_PHASES, AnalysisState, HotfixStatus, Phase, append_timeline
 from hotfix_operator.engine.alerting import AlertRulePublishing
@@ -60,9 +60,11 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
         # The boundary the daemon slept towards is when this analysis was due: a late wake-up still gets it.
         # One this process has not analysed yet catches up on a boundary it missed while no process ran.
         due = self.analysis_due.get(key)
+        interval = planned.request.analysis.interval.total_seconds()
         if due is None:
-            interval = planned.request.analysis.interval.total_seconds()
             due = resume_boundary(time.time(), interval, _analysed_at(status), planned.request.active_since)
+        else:
+            due = catch_up_boundary(time.time(), due, interval)
         report = await self.scheduler.next_report(planned.endpoint, planned.request, due)
         return Prefetched(generation=generation, active_since=planned.active_since, report=report)
 
@@ -139,10 +141,11 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
         if step.status.phase in TERMINAL_PHASES:
             return None
         if delay == 0.0 and step.status.phase in ANALYSED_PHASES and phase in ANALYSED_PHASES:
-            # The next step's analysis runs at the next interval boundary: sleep until just before it rather
+            # The next step's analysis runs at the boundary it is due at: sleep until just before it rather
             # than wait for it inside the step, which would hold the step's copy of the Hotfix all along
-            # (a copy for every Hotfix at once, thousands of them).
-            return until_just_before_boundary(time.time(), step.spec.analysis.interval.total_seconds())
+            # (a copy for every Hotfix at once, thousands of them); at once when it has passed already.
+            interval = step.spec.analysis.interval.total_seconds()
+            return until_due(time.time(), self.analysis_due.get(step.key), interval)
         return delay
 
 
