@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import math
 import os
 import ssl
 import statistics
@@ -389,7 +390,12 @@ def load(bed: TestBed, api_client: client.ApiClient, operator: OperatorProcess) 
     create_load(api_client, namespaces, LOAD_HOTFIXES, LOAD_INTERVAL)
     wait_monitoring(api_client, namespaces, LOAD_HOTFIXES)
     # Steady: one more interval, so that the decision of the first analysis with enough data is noted too.
-    time.sleep(parse_duration(LOAD_INTERVAL).total_seconds())
+    interval = parse_duration(LOAD_INTERVAL).total_seconds()
+    time.sleep(interval)
+    # The status writes come at the boundaries: a window from the middle of one interval to the middle of
+    # another holds whole boundaries only. Were it to start or end at a boundary, it would hold one more or
+    # fewer of them, a third more or fewer writes, by when the readings fall.
+    time.sleep(math.ceil(time.time() / interval) * interval + interval / 2 - time.time())
     assert operator.process is not None
     pid = operator.process.pid
     events_before, gauges_before = hotfix_events(api_client, namespaces), operator_gauges(operator)
@@ -397,9 +403,10 @@ def load(bed: TestBed, api_client: client.ApiClient, operator: OperatorProcess) 
     # 1,000 Hotfixes, and the writes of a boundary falling into them would count without their time.
     requests_before, requests_since = apiserver_requests(bed), time.monotonic()
     cpu_before, wall_before = _cpu_seconds(pid), time.monotonic()
-    # Two analysis intervals and a status-detail period at least, so every Hotfix is analysed and may have
-    # written its detail in the window measured; the operator's analysis lag sampled all along.
-    window = max(60.0, 2 * parse_duration(LOAD_INTERVAL).total_seconds())
+    # Two analysis intervals and a status-detail period at least, in whole intervals, so every Hotfix is
+    # analysed and may have written its detail in the window measured; the operator's analysis lag sampled
+    # all along.
+    window = interval * max(2, math.ceil(60.0 / interval))
     worst_lag = 0.0
     while time.monotonic() - wall_before < window:
         worst_lag = max(worst_lag, operator_gauges(operator)["hotfix_operator_analysis_lag_seconds"])

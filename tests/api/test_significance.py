@@ -74,6 +74,33 @@ def test_a_turn_right_after_another_write_waits_for_the_next() -> None:
     assert detail_due("a/x", 59, 60, turn, 1)
 
 
+def test_a_write_between_two_turns_carries_the_detail_of_the_next() -> None:
+    """A condition written at a boundary off its turn: the turn an interval later writes nothing, the one after
+    writes; a Hotfix on its turns only writes once a period (at 30 s: every second boundary)."""
+    boundaries = [1_764_000_000.0 + 30 * index for index in range(12)]
+    turns = [b for b in boundaries if detail_due("a/x", 45, 60, b, 30)]
+    off_turn = next(b for b in boundaries if b not in turns and b > turns[0])
+    assert not detail_due("a/x", 30, 60, off_turn + 30, 30, written_boundary=off_turn)
+    assert detail_due("a/x", 90, 60, off_turn + 90, 30, written_boundary=off_turn)
+    assert all(detail_due("a/x", 60, 60, turn + 60, 30, written_boundary=turn) for turn in turns)
+
+
+def test_writes_per_period_stay_at_one_when_a_decision_comes_between_turns() -> None:
+    """Over ten minutes at 30 s with one significant write: 11 writes, never a detail write a turn after it."""
+    boundaries = [1_764_000_000.0 + 30 * index for index in range(20)]
+    significant_at = boundaries[7]
+    written: list[float] = []
+    for boundary in boundaries:
+        last = written[-1] if written else None
+        age = None if last is None else boundary - last
+        if boundary == significant_at or detail_due("a/x", age, 60, boundary, 30, written_boundary=last):
+            written.append(boundary)
+    assert significant_at in written
+    assert len(written) <= 11
+    detail_gaps = [later - earlier for earlier, later in itertools.pairwise(written) if later != significant_at]
+    assert min(detail_gaps) >= 60
+
+
 def test_hotfixes_started_together_share_the_boundaries_of_a_period() -> None:
     keys = [f"bench-load/fix-{index}" for index in range(1000)]
     per_boundary = [sum(detail_due(key, 45, 60, 1_764_000_000.0 + 30 * turn, 30) for key in keys) for turn in (0, 1)]

@@ -44,7 +44,12 @@ def detail_period(configured: float, hotfixes: int, writes_per_second: float) ->
 
 
 def detail_due(
-    key: str, age: float | None, period: float, boundary: float | None = None, interval: float | None = None
+    key: str,
+    age: float | None,
+    period: float,
+    boundary: float | None = None,
+    interval: float | None = None,
+    written_boundary: float | None = None,
 ) -> bool:
     """Whether the detail of an unchanged analysis may be written now (``age``: seconds since this process
     last wrote the Hotfix's status, None when it has not yet).
@@ -56,6 +61,10 @@ def detail_due(
     held up the recording of the analyses for 28 s of a 30 s interval). Any other step: once the last write
     is a period old. A process that has not written the Hotfix yet writes it on its turn, or, outside an aligned
     analysis, at once.
+
+    ``written_boundary``: the boundary of the analysis the last write recorded, when it recorded one. Any write
+    carries the detail too, so a turn less than a period of boundaries after it writes nothing: a decision or
+    condition written between two turns would otherwise be followed by a detail write an interval later.
     """
     if boundary is None or interval is None:
         return age is None or age >= period
@@ -66,8 +75,10 @@ def detail_due(
         # Not written by this process yet (it has just started): on its turn too, not every Hotfix at once
         # (a thousand writes at a restart held up the first step of a new Hotfix by seconds).
         return on_turn
-    # Not on a turn that comes right after another write (a decision, say): a period apart, give or take the
-    # interval a write may have waited behind others.
+    if written_boundary is not None:
+        return on_turn and boundary - written_boundary >= period
+    # Not on a turn that comes right after another write (a step that analysed nothing, say): a period apart,
+    # give or take the interval a write may have waited behind others.
     return age >= period - interval and on_turn
 
 

@@ -155,8 +155,9 @@ class ControllerCore:
         self.phases: dict[str, str] = {}
         self.claims = ClaimBook()
         self.guarding = PolicyGuarding(tenants, hotfixes, self.claims, post_event, config)
-        # When each Hotfix's status was last written by this process (monotonic seconds).
-        self._last_writes: dict[str, float] = {}
+        # When each Hotfix's status was last written by this process (monotonic seconds), and the boundary of
+        # the analysis that write recorded (None: it recorded none).
+        self._last_writes: dict[str, tuple[float, float | None]] = {}
         # The object as our last write returned it, until the watch has delivered that version or a newer.
         self._own_writes: dict[str, dict[str, Any]] = {}
         # The newest resourceVersion the watch delivered, per Hotfix.
@@ -185,19 +186,20 @@ class ControllerCore:
         step.status.observed_generation = step.generation
         self._kstatus_conditions(step)
         status = step.status.to_api()
-        last_write = self._last_writes.get(step.key)
-        age = None if last_write is None else time.monotonic() - last_write
+        written_at, written_boundary = self._last_writes.get(step.key, (None, None))
+        age = None if written_at is None else time.monotonic() - written_at
         period = detail_period(
             self.config.status_detail_seconds, len(self.analysis_due), self.config.status_detail_writes_per_second
         )
         interval = step.spec.analysis.interval.total_seconds() if step.analysed_at is not None else None
-        if needs_write(step.written, status, detail_due(step.key, age, period, step.analysed_at, interval)):
+        detail_is_due = detail_due(step.key, age, period, step.analysed_at, interval, written_boundary)
+        if needs_write(step.written, status, detail_is_due):
             written = await self._io(self.hotfixes.write_status, step.body, status)
             # The watch may deliver this write before the step resumes here: keep a copy only if it did not.
             if _resource_version(written) > self._watched_versions.get(step.key, 0):
                 self._own_writes[step.key] = written
             step.written = status
-            self._last_writes[step.key] = time.monotonic()
+            self._last_writes[step.key] = (time.monotonic(), step.analysed_at)
         if step.status.phase is not None:
             self.phases[step.key] = step.status.phase.value
         if step.analysed_at is None or step.status.phase not in ANALYSING_PHASES:
