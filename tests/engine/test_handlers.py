@@ -15,6 +15,7 @@ import kopf
 import pytest
 
 from hotfix_operator.engine import handlers
+from hotfix_operator.engine.first_steps import FirstSteps
 
 KEY = "shop/api-fix"
 
@@ -48,6 +49,7 @@ class RecordingController:
         self.phases: dict[str, str] = {}
         self.analysis_due: dict[str, float] = {}
         self.forgotten: list[str] = []
+        self.first_steps = FirstSteps(lambda body, **event: None)
 
     def freshest(self, body: dict[str, Any]) -> dict[str, Any]:
         return body

@@ -13,7 +13,7 @@ from hotfix_operator.analysis.scheduler import next_boundary
 from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.processes import wait_until
 from hotfix_operator.testbed.stack import TestBed, TestBedState
-from operator_support import BAD_IMAGE, GOOD_IMAGE, Cluster, hotfix_manifest
+from operator_support import BAD_IMAGE, FIXED_IMAGE, GOOD_IMAGE, Cluster, hotfix_manifest
 
 NEXT_PHASE = {"RollingOut": "Monitoring", "Monitoring": "RollingBack", "RollingBack": "RolledBack"}
 
@@ -119,3 +119,22 @@ def _analysed_after_restart(restartable_operator: OperatorProcess, cluster: Clus
     restartable_operator.start()
     wait_until(lambda: (_analysed_at(cluster, "api-fix") or 0) >= missed, timeout=30, what="an analysis after the kill")
     assert _analysed_at(cluster, "api-fix") == missed  # not the boundary after the start
+
+
+def test_a_hotfix_applied_while_no_operator_ran_is_stepped_at_the_start_up_and_handed_to_its_daemon(
+    restartable_operator: OperatorProcess, cluster: Cluster
+) -> None:
+    """The start-up step of a Hotfix no operator has handled (it comes before Kopf's listing of all others)
+    happens once, its Events are posted (held until the daemon takes over), and the daemon goes on from it."""
+    cluster.create_deployment("api")
+    restartable_operator.kill()
+    cluster.apply_hotfix(hotfix_manifest("api-fix", ["api"], FIXED_IMAGE, approval={"required": True}))
+    restartable_operator.start()
+    cluster.wait_phase("api-fix", "AwaitingApproval", timeout=30)
+    assert "first steps at start-up for 1 Hotfixes" in restartable_operator.log_path.read_text()
+    wait_until(lambda: "BaselineRecorded" in cluster.event_reasons("api-fix"), timeout=30, what="its held Event")
+    cluster.annotate_hotfix("api-fix", "hotfix.dev/approved-by", "alice")
+    cluster.wait_phase("api-fix", "Monitoring", timeout=90)
+    assert cluster.timeline_types("api-fix").count("BaselineRecorded") == 1
+    assert cluster.event_reasons("api-fix").count("BaselineRecorded") == 1
+    assert cluster.deployment("api").metadata.generation == 2  # one rollout

@@ -195,6 +195,7 @@ def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: Te
         print(f"error: {error}", file=stderr)
         return EXIT_BAD_INPUT
     handlers.RUNTIME.config = config
+    handlers.RUNTIME.namespaces = list(args.namespace or [])
     kopf.configure(
         verbose=args.verbose, log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL
     )

@@ -17,6 +17,7 @@ from hotfix_operator.engine.monitoring import MonitoringPhases
 from hotfix_operator.engine.rollback import RollbackPhases
 from hotfix_operator.engine.slots import Slot
 from hotfix_operator.engine.start import StartPhases
+from hotfix_operator.kube.hotfixes import HotfixGone
 from hotfix_operator.rules.lifecycle import ABORT_REQUEST, ROLLBACK_REQUEST, ROLLBACK_REQUESTED_BY, SUPERSEDED_BY
 
 # Phases whose step waits for the next aligned analysis.
@@ -80,6 +81,18 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
         active_since = datetime.fromisoformat(opened.replace("Z", "+00:00"))
         request = self._request_for(key, metadata["namespace"], spec, active_since)
         return PlannedRequest(metadata.get("generation"), opened, active_since, self._endpoint(spec), request)
+
+    async def first_step(self, body: dict[str, Any], logger: logging.Logger) -> None:
+        """The first step of a Hotfix no operator has handled yet, at start-up (engine/first_steps.py); its
+        daemon does the next ones, whatever this one returns, and retries a step that failed."""
+        try:
+            await self.reconcile(self.freshest(body), logger)
+        except HotfixGone:
+            pass
+        except Exception as error:  # the daemon's own first step comes next
+            logger.warning("first step at start-up failed; the Hotfix's own steps go on: %s", error)
+        finally:
+            self.first_steps.finished(body)
 
     async def reconcile(
         self, body: dict[str, Any], logger: logging.Logger, prefetched: Prefetched | None = None

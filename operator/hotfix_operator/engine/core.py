@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from hotfix_operator.analysis.prometheus import capture_span
 from hotfix_operator.analysis.queries import AnalysisRequest, build_request
@@ -28,6 +28,7 @@ from hotfix_operator.api.models import HotfixSpec
 from hotfix_operator.api.significance import detail_due, detail_period, needs_write
 from hotfix_operator.api.status import AnalysisState, HotfixStatus, Phase, append_timeline, set_condition
 from hotfix_operator.engine.config import DEFAULT_ENDPOINT, OperatorConfig
+from hotfix_operator.engine.first_steps import EventSink, FirstSteps
 from hotfix_operator.engine.guarding import PolicyGuarding
 from hotfix_operator.engine.metrics import OperatorMetrics
 from hotfix_operator.engine.slots import Slot, StepSlots
@@ -56,10 +57,6 @@ STEPS_AT_ONCE = 50
 # Phases whose steps analyse at every interval: /metrics' lag counts a Hotfix only while it is in one.
 ANALYSING_PHASES = frozenset({Phase.ROLLING_OUT, Phase.MONITORING, Phase.FORWARD_FIX_PENDING, Phase.ROLLING_BACK})
 T = TypeVar("T")
-
-
-class EventSink(Protocol):
-    def __call__(self, body: dict[str, Any], *, type: str, reason: str, message: str) -> None: ...
 
 
 def utcnow() -> datetime:
@@ -149,7 +146,9 @@ class ControllerCore:
         self.hotfixes = hotfixes
         self.scheduler = scheduler
         self.notifier = notifier
-        self.post_event = post_event
+        # Steps post their Events through the start-up steps' holder (engine/first_steps.py).
+        self.first_steps = FirstSteps(post_event)
+        self.post_event: EventSink = self.first_steps.post_event
         self.metrics = metrics
         self.config = config
         self.phases: dict[str, str] = {}
@@ -300,6 +299,7 @@ class ControllerCore:
         """The Hotfix is gone: resolve its alerts and drop it from the phase gauge."""
         self.phases.pop(f"{namespace}/{name}", None)
         self.settled(namespace, name)
+        self.first_steps.forget(namespace, name)
         if self.alertmanager is not None:
             self.alertmanager.forget(f"{namespace}/{name}")
 

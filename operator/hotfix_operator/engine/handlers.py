@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from hotfix_operator.api.status import TERMINAL_PHASES, HotfixStatus, Phase
 from hotfix_operator.engine.config import OperatorConfig
 from hotfix_operator.engine.controller import HotfixController
 from hotfix_operator.engine.diffbase import LeanAnnotationsDiffBaseStorage
+from hotfix_operator.engine.first_steps import FIRST_STEPS_WAIT_SECONDS, unhandled
 from hotfix_operator.engine.memory import freeze_start_up_objects, limit_arenas, trim_periodically
 from hotfix_operator.engine.metrics import OperatorMetrics
 from hotfix_operator.kube.api import KubeApi
@@ -48,7 +50,9 @@ class Runtime:
     controller: HotfixController | None = None
     # Read once, by whichever comes first (Kopf's login or the start-up handler), for both.
     credentials: Credentials | None = None
-    background: list[asyncio.Task[None]] = field(default_factory=list)
+    # The namespaces given to ``run`` (empty: cluster-wide), for the start-up listing of new Hotfixes.
+    namespaces: list[str] = field(default_factory=list)
+    background: list[asyncio.Future[Any]] = field(default_factory=list)
 
 
 RUNTIME = Runtime(config=OperatorConfig())
@@ -110,7 +114,41 @@ async def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_
     if RUNTIME.config.metrics_port:
         RUNTIME.controller.metrics.serve(RUNTIME.config.metrics_address, RUNTIME.config.metrics_port)
         logger.info("serving /metrics on %s:%d", RUNTIME.config.metrics_address, RUNTIME.config.metrics_port)
+    if settings.peering.standalone:
+        # With peering, a replica may act only once Kopf's peering has found it is the one to: its steps wait
+        # for Kopf's listing then.
+        await first_steps(RUNTIME.controller, settings, logger)
     freeze_start_up_objects()
+
+
+async def first_steps(controller: HotfixController, settings: kopf.OperatorSettings, logger: logging.Logger) -> None:
+    """The first step of each Hotfix applied while no operator ran, before Kopf's watches begin
+    (engine/first_steps.py), waited for at most FIRST_STEPS_WAIT_SECONDS: past that, Kopf starts and its own
+    listing steps them (a listing that comes back later is dropped unused)."""
+    started = time.monotonic()
+    listing = asyncio.ensure_future(asyncio.to_thread(controller.hotfixes.list_unhandled, RUNTIME.namespaces))
+    await asyncio.wait({listing}, timeout=FIRST_STEPS_WAIT_SECONDS)
+    if not listing.done():
+        RUNTIME.background.append(listing)  # its thread runs to the end; the answer is not used
+        logger.warning("new Hotfixes not listed within %.0fs: they wait for Kopf's listing", FIRST_STEPS_WAIT_SECONDS)
+        return
+    try:
+        listed = listing.result()
+    except Exception as error:  # the start-up must go on: Kopf's listing steps them too
+        logger.warning("new Hotfixes not listed at start-up: %s", error)
+        return
+    if listed is None:
+        return
+    new = unhandled(listed)
+    if not new:
+        return
+    controller.first_steps.expect(new)
+    logger.info("first steps at start-up for %d Hotfixes no operator has handled yet", len(new))
+    steps = asyncio.gather(*(
+        controller.first_step(body, kopf.LocalObjectLogger(body=kopf.Body(body), settings=settings)) for body in new
+    ))  # fmt: skip
+    RUNTIME.background.append(steps)
+    await asyncio.wait({steps}, timeout=max(FIRST_STEPS_WAIT_SECONDS - (time.monotonic() - started), 0.0))
 
 
 @kopf.on.login()
@@ -172,6 +210,7 @@ async def _drive(
     stopped: kopf.DaemonStopped,
     logger: logging.Logger,
 ) -> None:
+    await controller.first_steps.hand_over(namespace, name)
     while not stopped:
         try:
             # Kopf keeps the daemon's body live from the watch: a step reads no object of its own. Kopf swaps

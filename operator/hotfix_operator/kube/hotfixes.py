@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from hotfix_operator.api.models import GROUP, PLURAL, VERSION
 from hotfix_operator.kube.api import JSON_PATCH, ApiError, KubeApi
 from hotfix_operator.kube.unavailable import as_unavailable
+
+# A namespace's name (an RFC 1123 label), as opposed to the patterns Kopf also accepts for --namespace.
+NAMESPACE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 class HotfixGone(Exception):
@@ -64,3 +69,18 @@ class HotfixClient:
 
     def list_all(self) -> list[dict[str, Any]]:
         return self.api.list_items(hotfixes_path())
+
+    def list_unhandled(self, namespaces: Sequence[str] = ()) -> list[dict[str, Any]] | None:
+        """The Hotfixes with no ``status.phase`` yet (no operator has handled them), cluster-wide or in the
+        named namespaces, asked of the API server with a field selector (``selectableFields`` in the CRD), so
+        the answer holds those only. None when it cannot be asked so: an API server or an installed CRD without
+        the selectable field (before Kubernetes 1.31), or a namespace pattern rather than a name."""
+        if not all(NAMESPACE_NAME.fullmatch(namespace) for namespace in namespaces):
+            return None
+        paths = [hotfixes_path(namespace) for namespace in namespaces] or [hotfixes_path()]
+        try:
+            return [item for path in paths for item in self.api.list_items(path, {"fieldSelector": "status.phase="})]
+        except ApiError as error:
+            if error.status == 400:
+                return None  # "status.phase" is not a known field selector there
+            raise as_unavailable(error, "listing the Hotfixes no operator has handled") or error from None

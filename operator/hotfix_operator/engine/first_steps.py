@@ -1,0 +1,93 @@
+"""A Hotfix applied while no operator ran gets its first step at start-up, not behind the listing of all others.
+
+Kopf starts one daemon per Hotfix in the order of its listing, after it has processed every object listed
+before (and every Deployment its policy watch lists): amid 1,000 Hotfixes under analysis, a Hotfix applied
+during a restart had its first step 3 to 5 s after the start. At start-up the operator asks the API server
+for the Hotfixes no operator has handled yet (an empty ``status.phase``, a selectable field of the CRD: a
+short answer whatever the number of the others) and gives each its first step before Kopf's watches begin.
+Each one's daemon waits for that step before its own, so no Hotfix ever has two steps at once.
+
+Kopf posts Events only from its own per-object tasks: the Events of those steps are held until the daemon
+takes the Hotfix over, then posted from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+# How long start-up waits for the listing and the first steps before Kopf's watches begin; steps still
+# running then go on beside them (their daemons wait for them).
+FIRST_STEPS_WAIT_SECONDS = 2.0
+
+
+class EventSink(Protocol):
+    def __call__(self, body: dict[str, Any], *, type: str, reason: str, message: str) -> None: ...
+
+
+def _key(body: dict[str, Any]) -> str:
+    return f"{body['metadata']['namespace']}/{body['metadata']['name']}"
+
+
+def unhandled(listed: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Hotfixes of a listing that no operator has stepped yet and that are not being deleted."""
+    return [
+        body
+        for body in listed
+        if not (body.get("status") or {}).get("phase") and not body["metadata"].get("deletionTimestamp")
+    ]
+
+
+class FirstSteps:
+    """The start-up steps under way, and the Events they posted, until each Hotfix's daemon takes over."""
+
+    def __init__(self, post_event: EventSink) -> None:
+        self._post_event = post_event
+        self._under_way: dict[str, asyncio.Future[None]] = {}
+        self._held_events: dict[str, list[tuple[dict[str, Any], str, str, str]]] = {}
+        # Deleted while their step was under way: their held Events go when it ends.
+        self._gone: set[str] = set()
+
+    def expect(self, bodies: Iterable[dict[str, Any]]) -> None:
+        """These Hotfixes get a first step now: called before any daemon can start, so each one waits for it."""
+        loop = asyncio.get_running_loop()
+        for body in bodies:
+            self._under_way[_key(body)] = loop.create_future()
+            self._held_events[_key(body)] = []
+
+    def finished(self, body: dict[str, Any]) -> None:
+        key = _key(body)
+        future = self._under_way.pop(key, None)
+        if future is not None and not future.done():
+            future.set_result(None)
+        if key in self._gone:
+            self._gone.discard(key)
+            self._held_events.pop(key, None)
+
+    def post_event(self, body: dict[str, Any], *, type: str, reason: str, message: str) -> None:
+        """The controller's Event sink: held for a Hotfix whose daemon has not taken over from its first step."""
+        held = self._held_events.get(_key(body))
+        if held is not None:
+            held.append((body, type, reason, message))
+            return
+        self._post_event(body, type=type, reason=reason, message=message)
+
+    async def hand_over(self, namespace: str, name: str) -> None:
+        """From the Hotfix's daemon, before its first step: wait for the start-up step, if it has one, then
+        post the Events it held."""
+        key = f"{namespace}/{name}"
+        under_way = self._under_way.get(key)
+        if under_way is not None:
+            await asyncio.shield(under_way)
+        for body, type_, reason, message in self._held_events.pop(key, ()):
+            self._post_event(body, type=type_, reason=reason, message=message)
+
+    def forget(self, namespace: str, name: str) -> None:
+        """The Hotfix is gone: its held Events with it, once its step (if under way) has ended; until then they
+        are still held, as outside Kopf's tasks they cannot be posted."""
+        key = f"{namespace}/{name}"
+        if key in self._under_way:
+            self._gone.add(key)
+        else:
+            self._held_events.pop(key, None)
