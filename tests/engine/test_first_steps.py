@@ -79,3 +79,22 @@ def test_a_hotfix_deleted_during_its_start_up_step_keeps_nothing() -> None:
     asyncio.run(scenario())
     assert posted == []
     assert steps._held_events == {}
+
+
+def test_the_events_of_a_hotfix_that_gets_no_daemon_are_posted_from_its_watch_event() -> None:
+    """A start-up step that ends the Hotfix (Failed on an unknown Prometheus, say) leaves no daemon to take over:
+    the next watch event of the Hotfix posts what the step held, and nothing is kept afterwards."""
+    posted = Posted()
+    steps = FirstSteps(posted)
+
+    async def scenario() -> None:
+        steps.expect([hotfix("api-fix")])
+        steps.post_event(hotfix("api-fix"), type="Warning", reason="Failed", message="unknown Prometheus")
+        steps.release("shop", "api-fix")  # the watch event of the step's own status write, before it ends
+        steps.finished(hotfix("api-fix"))
+
+    asyncio.run(scenario())
+    assert posted == [("api-fix", "Failed")]
+    assert steps._held_events == {}
+    steps.release("shop", "api-fix")
+    assert posted == [("api-fix", "Failed")]

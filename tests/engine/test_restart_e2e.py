@@ -129,10 +129,20 @@ def test_a_hotfix_applied_while_no_operator_ran_is_stepped_at_the_start_up_and_h
     cluster.create_deployment("api")
     restartable_operator.kill()
     cluster.apply_hotfix(hotfix_manifest("api-fix", ["api"], FIXED_IMAGE, approval={"required": True}))
+    # One that its first step ends: no daemon takes it over, its Event is still posted.
+    unknown_endpoint = hotfix_manifest("cart-fix", ["api"], FIXED_IMAGE)
+    unknown_endpoint["spec"]["analysis"]["prometheus"] = "not-configured"
+    cluster.apply_hotfix(unknown_endpoint)
+    # A younger one on the same Deployment: refused, though no watch has told the claims of api-fix yet.
+    cluster.apply_hotfix(hotfix_manifest("dup-fix", ["api"], FIXED_IMAGE))
     restartable_operator.start()
     cluster.wait_phase("api-fix", "AwaitingApproval", timeout=30)
-    assert "first steps at start-up for 1 Hotfixes" in restartable_operator.log_path.read_text()
+    assert cluster.status("cart-fix")["phase"] == "Failed"
+    refused = cluster.wait_phase("dup-fix", "Failed", timeout=30)
+    assert any(c["reason"] == "TargetInUse" for c in refused["conditions"]), refused
+    assert "first steps at start-up for 3 Hotfixes" in restartable_operator.log_path.read_text()
     wait_until(lambda: "BaselineRecorded" in cluster.event_reasons("api-fix"), timeout=30, what="its held Event")
+    wait_until(lambda: "Failed" in cluster.event_reasons("cart-fix"), timeout=30, what="the ended one's Event")
     cluster.annotate_hotfix("api-fix", "hotfix.dev/approved-by", "alice")
     cluster.wait_phase("api-fix", "Monitoring", timeout=90)
     assert cluster.timeline_types("api-fix").count("BaselineRecorded") == 1

@@ -14,7 +14,7 @@ takes the Hotfix over, then posted from it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 # How long start-up waits for the listing and the first steps before Kopf's watches begin; steps still
@@ -39,6 +39,27 @@ def unhandled(listed: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+class HotfixLister(Protocol):
+    def list_unhandled(self, namespaces: Sequence[str] = ()) -> list[dict[str, Any]] | None: ...
+
+    def list_namespace(self, namespace: str) -> list[dict[str, Any]]: ...
+
+
+def list_at_start_up(
+    hotfixes: HotfixLister, namespaces: Sequence[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+    """The Hotfixes to step at start-up, and every Hotfix of their namespaces: a first step checks that no
+    other Hotfix of its namespace holds its Deployments, and the claims it checks come from Kopf's watch,
+    which has not begun (two new Hotfixes of one Deployment would both have gone ahead). None when the new
+    ones cannot be asked for (see ``HotfixClient.list_unhandled``)."""
+    listed = hotfixes.list_unhandled(namespaces)
+    if listed is None:
+        return None
+    new = unhandled(listed)
+    involved = sorted({body["metadata"]["namespace"] for body in new})
+    return new, [body for namespace in involved for body in hotfixes.list_namespace(namespace)]
+
+
 class FirstSteps:
     """The start-up steps under way, and the Events they posted, until each Hotfix's daemon takes over."""
 
@@ -61,7 +82,8 @@ class FirstSteps:
         future = self._under_way.pop(key, None)
         if future is not None and not future.done():
             future.set_result(None)
-        if key in self._gone:
+        if key in self._gone or not self._held_events.get(key, True):
+            # Deleted, or nothing left to post: later Events come from the daemon, in Kopf's own tasks.
             self._gone.discard(key)
             self._held_events.pop(key, None)
 
@@ -80,7 +102,21 @@ class FirstSteps:
         under_way = self._under_way.get(key)
         if under_way is not None:
             await asyncio.shield(under_way)
-        for body, type_, reason, message in self._held_events.pop(key, ()):
+        self.release(namespace, name)
+
+    def release(self, namespace: str, name: str) -> None:
+        """From any of Kopf's tasks for the Hotfix (its daemon, or a watch event: a Hotfix the start-up step
+        finished, Failed say, gets no daemon): post the Events held so far, and hold no more once the step has
+        ended."""
+        key = f"{namespace}/{name}"
+        held = self._held_events.get(key)
+        if held is None:
+            return
+        if key in self._under_way:
+            self._held_events[key] = []
+        else:
+            del self._held_events[key]
+        for body, type_, reason, message in held:
             self._post_event(body, type=type_, reason=reason, message=message)
 
     def forget(self, namespace: str, name: str) -> None:

@@ -24,7 +24,7 @@ from hotfix_operator.api.status import TERMINAL_PHASES, HotfixStatus, Phase
 from hotfix_operator.engine.config import OperatorConfig
 from hotfix_operator.engine.controller import HotfixController
 from hotfix_operator.engine.diffbase import LeanAnnotationsDiffBaseStorage
-from hotfix_operator.engine.first_steps import FIRST_STEPS_WAIT_SECONDS, unhandled
+from hotfix_operator.engine.first_steps import FIRST_STEPS_WAIT_SECONDS, list_at_start_up
 from hotfix_operator.engine.memory import freeze_start_up_objects, limit_arenas, trim_periodically
 from hotfix_operator.engine.metrics import OperatorMetrics
 from hotfix_operator.kube.api import KubeApi
@@ -126,7 +126,7 @@ async def first_steps(controller: HotfixController, settings: kopf.OperatorSetti
     (engine/first_steps.py), waited for at most FIRST_STEPS_WAIT_SECONDS: past that, Kopf starts and its own
     listing steps them (a listing that comes back later is dropped unused)."""
     started = time.monotonic()
-    listing = asyncio.ensure_future(asyncio.to_thread(controller.hotfixes.list_unhandled, RUNTIME.namespaces))
+    listing = asyncio.ensure_future(asyncio.to_thread(list_at_start_up, controller.hotfixes, RUNTIME.namespaces))
     await asyncio.wait({listing}, timeout=FIRST_STEPS_WAIT_SECONDS)
     if not listing.done():
         RUNTIME.background.append(listing)  # its thread runs to the end; the answer is not used
@@ -137,11 +137,11 @@ async def first_steps(controller: HotfixController, settings: kopf.OperatorSetti
     except Exception as error:  # the start-up must go on: Kopf's listing steps them too
         logger.warning("new Hotfixes not listed at start-up: %s", error)
         return
-    if listed is None:
+    if listed is None or not listed[0]:
         return
-    new = unhandled(listed)
-    if not new:
-        return
+    new, neighbours = listed
+    for body in neighbours:
+        controller.claims.seen(body["metadata"]["namespace"], body)
     controller.first_steps.expect(new)
     logger.info("first steps at start-up for %d Hotfixes no operator has handled yet", len(new))
     steps = asyncio.gather(*(
@@ -282,6 +282,8 @@ async def track_claims(event: dict[str, Any], namespace: str, name: str, body: k
     controller.claims.seen(namespace, dict(body))
     controller.guarding.hotfix_seen(namespace, body)
     controller.watched(namespace, name, body)
+    # A Hotfix its start-up step finished has no daemon to post that step's Events: this task of Kopf's does.
+    controller.first_steps.release(namespace, name)
     if event.get("type") is None and not _not_finished(body.get("spec") or {}, body.get("status") or {}):
         controller.resume_finished(dict(body))
 

@@ -57,7 +57,9 @@ class OperatorMetrics:
         at each status write: with thousands of Hotfixes that would count them all at every write)."""
         for phase in Phase:
             self.hotfixes.labels(phase=phase.value).set_function(
-                lambda value=phase.value: sum(1 for current in phases().values() if current == value)
+                # Read on the HTTP server's thread while the event loop changes the dict: copied in one C call
+                # first (a generator over it raised "dictionary changed size" amid a restart of 10,000).
+                lambda value=phase.value: list(phases().values()).count(value)
             )
         analysed = Gauge(
             "hotfix_operator_analysed_hotfixes",

@@ -70,6 +70,9 @@ class HotfixClient:
     def list_all(self) -> list[dict[str, Any]]:
         return self.api.list_items(hotfixes_path())
 
+    def list_namespace(self, namespace: str) -> list[dict[str, Any]]:
+        return self.api.list_items(hotfixes_path(namespace))
+
     def list_unhandled(self, namespaces: Sequence[str] = ()) -> list[dict[str, Any]] | None:
         """The Hotfixes with no ``status.phase`` yet (no operator has handled them), cluster-wide or in the
         named namespaces, asked of the API server with a field selector (``selectableFields`` in the CRD), so
