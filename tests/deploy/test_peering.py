@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from kubernetes import client
@@ -11,18 +12,21 @@ from kubernetes import client
 from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.processes import wait_until
 from hotfix_operator.testbed.stack import TestBed, TestBedState
-from operator_support import BAD_IMAGE, GOOD_IMAGE, Cluster, hotfix_manifest
+from operator_support import BAD_IMAGE, FIXED_IMAGE, GOOD_IMAGE, Cluster, hotfix_manifest
 from testbed_support import REPO, kubectl
 
 
 @pytest.fixture
-def peered_operators(
-    testbed: TestBed, testbed_state: TestBedState, hotfix_crd: None
-) -> Iterator[tuple[OperatorProcess, OperatorProcess]]:
+def peering_object(testbed_state: TestBedState) -> None:
     kubectl(testbed_state, "apply", "-f", str(REPO / "deploy" / "peering.yaml"))
     kubectl(testbed_state, "wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev")
     kubectl(testbed_state, "apply", "-f", str(REPO / "deploy" / "peering-object.yaml"))
 
+
+@pytest.fixture
+def peered_operators(
+    testbed: TestBed, testbed_state: TestBedState, hotfix_crd: None, peering_object: None
+) -> Iterator[tuple[OperatorProcess, OperatorProcess]]:
     def replica(priority: int) -> OperatorProcess:
         return OperatorProcess(
             testbed_state.kubeconfig, testbed_state.prometheus_url, testbed.work_dir / f"peer-{priority}.log",
@@ -61,3 +65,44 @@ def test_only_the_higher_priority_replica_acts(
     status = cluster.wait_phase("web-fix", "RolledBack", "Escalated")
     assert status["phase"] == "RolledBack", status
     wait_until(lambda: "web-fix" in low.log_path.read_text(), timeout=10, what="the standby to act")
+
+
+def _set_peer(api_client: client.ApiClient, identity: str, entry: dict[str, object] | None) -> None:
+    client.CustomObjectsApi(api_client).patch_cluster_custom_object(
+        "kopf.dev", "v1", "clusterkopfpeerings", "hotfix-operator", {"status": {identity: entry}}
+    )
+
+
+def test_a_replica_alone_in_its_peering_steps_new_hotfixes_at_start_up_and_one_beside_a_live_peer_waits(
+    testbed: TestBed, testbed_state: TestBedState, hotfix_crd: None, peering_object: None,
+    api_client: client.ApiClient, namespace: str,
+) -> None:  # fmt: skip
+    """The start-up steps under peering: only when no other replica is live in the peering object, whatever
+    its priority (a lower one acts until it sees this one); otherwise Kopf's peering and listing decide."""
+    cluster = Cluster(api_client, namespace)
+    operator = OperatorProcess(
+        testbed_state.kubeconfig, testbed_state.prometheus_url, testbed.work_dir / "peering-start-up.log",
+        extra_args=("--peering", "hotfix-operator"),
+    )  # fmt: skip
+    cluster.create_deployment("api")
+    cluster.create_deployment("web")
+    cluster.apply_hotfix(hotfix_manifest("api-fix", ["api"], FIXED_IMAGE, approval={"required": True}))
+    operator.start()
+    try:
+        cluster.wait_phase("api-fix", "AwaitingApproval", timeout=30)
+        assert "first steps at start-up for 1 Hotfixes" in operator.log_path.read_text()
+        operator.stop()  # a clean stop takes its entry out of the peering object
+        # A debug run of lower priority, live: Kopf lets this replica act, but the other one acts too until it
+        # sees this one's keep-alive, so no step is taken before Kopf's own peering has been read.
+        _set_peer(
+            api_client, "debug-run@laptop", {"priority": -1, "lifetime": 60, "lastseen": datetime.now(UTC).isoformat()}
+        )
+        cluster.apply_hotfix(hotfix_manifest("web-fix", ["web"], FIXED_IMAGE, approval={"required": True}))
+        operator.start()
+        cluster.wait_phase("web-fix", "AwaitingApproval", timeout=60)
+        log = operator.log_path.read_text()
+        assert "other replicas live in the peering hotfix-operator: debug-run@laptop" in log
+        assert log.count("first steps at start-up for") == 1
+    finally:
+        operator.stop()
+        _set_peer(api_client, "debug-run@laptop", None)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hotfix_operator.engine.first_steps import FirstSteps, unhandled
+from hotfix_operator.engine.first_steps import FirstSteps, Peering, live_peers, peering_objection, unhandled
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
 
 def hotfix(name: str, **status: Any) -> dict[str, Any]:
@@ -98,3 +101,68 @@ def test_the_events_of_a_hotfix_that_gets_no_daemon_are_posted_from_its_watch_ev
     assert steps._held_events == {}
     steps.release("shop", "api-fix")
     assert posted == [("api-fix", "Failed")]
+
+
+def entry(seen_ago: float | None, lifetime: int = 60, priority: int = 0) -> dict[str, Any]:
+    seen = {} if seen_ago is None else {"lastseen": (NOW - timedelta(seconds=seen_ago)).isoformat()}
+    return {"priority": priority, "lifetime": lifetime, **seen}
+
+
+def test_a_peer_is_live_until_its_lastseen_plus_its_lifetime_and_this_replica_is_never_its_own_peer() -> None:
+    entries = {
+        "me": entry(0),
+        "fresh": entry(5),
+        "expired": entry(61),
+        "short-lived": entry(5, lifetime=3),
+        "lower-priority": entry(1, priority=-10),
+        "never-seen": entry(None),
+        "unreadable": {"lastseen": "yesterday", "lifetime": 60},
+        "naive-clock": {"lastseen": "2026-12-03T11:59:59", "lifetime": 60},
+        "cleared": None,
+    }
+    assert live_peers(entries, "me", NOW) == ["fresh", "lower-priority", "naive-clock", "never-seen", "unreadable"]
+    assert live_peers({"me": entry(0), "expired": entry(61)}, "me", NOW) == []
+
+
+class Announcer:
+    """Kopf's peering objects as the API server answers a keep-alive: the entries after the write."""
+
+    def __init__(self, objects: dict[str | None, dict[str, Any]]) -> None:
+        self.objects = objects
+        self.written: list[tuple[str | None, str]] = []
+
+    def announce(
+        self, name: str, namespace: str | None, identity: str, priority: int, lifetime: int, now: datetime
+    ) -> dict[str, Any] | None:
+        if namespace not in self.objects:
+            return None
+        self.written.append((namespace, identity))
+        self.objects[namespace][identity] = {"priority": priority, "lifetime": lifetime, "lastseen": now.isoformat()}
+        return dict(self.objects[namespace])
+
+
+def peering(namespaces: list[str] | None = None) -> Peering:
+    return Peering(name="hotfix-operator", namespaces=namespaces, identity="me", priority=0, lifetime=60)
+
+
+def test_a_replica_alone_in_its_peering_may_step_new_hotfixes_after_writing_its_keep_alive() -> None:
+    announcer = Announcer({None: {"old-pod": entry(120)}})
+    assert peering_objection(announcer, peering(), NOW) is None
+    assert announcer.written == [(None, "me")]
+
+
+def test_any_other_live_replica_or_a_missing_peering_object_holds_the_start_up_steps_back() -> None:
+    live = Announcer({None: {"other-pod": entry(10, priority=-5)}})
+    assert peering_objection(live, peering(), NOW) == "other replicas live in the peering hotfix-operator: other-pod"
+    missing = Announcer({})
+    assert peering_objection(missing, peering(), NOW) == "no peering object hotfix-operator"
+    # Namespaced: a KopfPeering in each namespace, every one of them clear.
+    namespaced = Announcer({"shop": {}, "pay": {"other-pod": entry(1)}})
+    assert peering_objection(namespaced, peering(["shop", "pay"]), NOW) == (
+        "other replicas live in the peering pay/hotfix-operator: other-pod"
+    )
+    # Two replicas starting at once: the one that writes second sees the first.
+    shared: dict[str | None, dict[str, Any]] = {None: {}}
+    first, second = Announcer(shared), Announcer(shared)
+    assert peering_objection(first, peering(), NOW) is None
+    assert peering_objection(second, Peering("hotfix-operator", None, "you", 0, 60), NOW) is not None

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
+import secrets
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -180,6 +184,19 @@ def keep_kubernetes_package_out() -> None:
     sys.modules.setdefault("kubernetes", None)  # type: ignore[arg-type]
 
 
+def peering_identity() -> str:
+    """This process' name in Kopf's peering, in Kopf's own format: the pod's name when the Deployment gives it
+    (``POD_ID``: a container restarted in its pod is the same replica, not a peer to wait 60 s for), else
+    user@host, start time and a random suffix."""
+    from datetime import UTC, datetime
+
+    pod = os.environ.get("POD_ID")
+    if pod:
+        return pod
+    started = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    return f"{getpass.getuser()}@{socket.gethostname()}/{started}/{secrets.token_hex(2)}"
+
+
 def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
     import asyncio
 
@@ -196,6 +213,7 @@ def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: Te
         return EXIT_BAD_INPUT
     handlers.RUNTIME.config = config
     handlers.RUNTIME.namespaces = list(args.namespace or [])
+    handlers.RUNTIME.peering_identity = peering_identity()
     kopf.configure(
         verbose=args.verbose, log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL
     )
@@ -206,6 +224,7 @@ def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: Te
             standalone=args.peering is None,
             peering_name=args.peering,
             priority=args.priority,
+            identity=handlers.RUNTIME.peering_identity,
             liveness_endpoint=args.liveness,
         )
     )

@@ -9,12 +9,20 @@ Each one's daemon waits for that step before its own, so no Hotfix ever has two 
 
 Kopf posts Events only from its own per-object tasks: the Events of those steps are held until the daemon
 takes the Hotfix over, then posted from it.
+
+With Kopf's peering, a replica acts only when no other one is live in its peering object. Kopf's watches
+wait for its peering watch to say so; the start-up steps come before those, so the replica first writes its
+own keep-alive and reads the others' entries in the same answer (``kube/peering.py``), and steps the new
+Hotfixes only when no other replica is live there, whatever its priority: a lower one acts until it sees
+this one's entry.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 # How long start-up waits for the listing and the first steps before Kopf's watches begin; steps still
@@ -58,6 +66,58 @@ def list_at_start_up(
     new = unhandled(listed)
     involved = sorted({body["metadata"]["namespace"] for body in new})
     return new, [body for namespace in involved for body in hotfixes.list_namespace(namespace)]
+
+
+@dataclass(frozen=True)
+class Peering:
+    """This replica in Kopf's peering: the object's name, the namespaces of its ``KopfPeering`` objects (None:
+    the one ``ClusterKopfPeering``), and the entry Kopf's own keep-alives write."""
+
+    name: str
+    namespaces: Sequence[str] | None
+    identity: str
+    priority: int
+    lifetime: int
+
+
+class PeeringAnnouncer(Protocol):
+    def announce(
+        self, name: str, namespace: str | None, identity: str, priority: int, lifetime: int, now: datetime
+    ) -> dict[str, Any] | None: ...
+
+
+def live_peers(entries: dict[str, Any], identity: str, now: datetime) -> list[str]:
+    """The other replicas whose keep-alive has not expired, read as Kopf reads them: ``lastseen`` plus
+    ``lifetime`` (60 s when absent) still ahead; an entry without ``lastseen``, or with one that cannot be
+    read, counts as live (a peer that might act is never assumed gone)."""
+    live = []
+    for peer, entry in entries.items():
+        if peer == identity or not isinstance(entry, dict):
+            continue
+        try:
+            lastseen = datetime.fromisoformat(entry["lastseen"]) if entry.get("lastseen") is not None else now
+            expired = lastseen + timedelta(seconds=int(entry.get("lifetime", 60))) <= now
+        except (TypeError, ValueError):  # unreadable, or a time without its zone
+            expired = False
+        if not expired:
+            live.append(peer)
+    return sorted(live)
+
+
+def peering_objection(announcer: PeeringAnnouncer, peering: Peering, now: datetime) -> str | None:
+    """Why this replica may not step the new Hotfixes at start-up; None when it is alone in its peering
+    (its keep-alive is written first, then the others are read from the same answer)."""
+    for namespace in peering.namespaces if peering.namespaces is not None else [None]:
+        where = f"{namespace}/{peering.name}" if namespace else peering.name
+        entries = announcer.announce(
+            peering.name, namespace, peering.identity, peering.priority, peering.lifetime, now
+        )  # fmt: skip
+        if entries is None:
+            return f"no peering object {where}"
+        others = live_peers(entries, peering.identity, now)
+        if others:
+            return f"other replicas live in the peering {where}: {', '.join(others)}"
+    return None
 
 
 class FirstSteps:

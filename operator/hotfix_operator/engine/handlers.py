@@ -24,13 +24,19 @@ from hotfix_operator.api.status import TERMINAL_PHASES, HotfixStatus, Phase
 from hotfix_operator.engine.config import OperatorConfig
 from hotfix_operator.engine.controller import HotfixController
 from hotfix_operator.engine.diffbase import LeanAnnotationsDiffBaseStorage
-from hotfix_operator.engine.first_steps import FIRST_STEPS_WAIT_SECONDS, list_at_start_up
+from hotfix_operator.engine.first_steps import (
+    FIRST_STEPS_WAIT_SECONDS,
+    Peering,
+    list_at_start_up,
+    peering_objection,
+)
 from hotfix_operator.engine.memory import freeze_start_up_objects, limit_arenas, trim_periodically
 from hotfix_operator.engine.metrics import OperatorMetrics
 from hotfix_operator.kube.api import KubeApi
 from hotfix_operator.kube.credentials import Credentials, load_credentials
-from hotfix_operator.kube.hotfixes import HotfixClient, HotfixGone
+from hotfix_operator.kube.hotfixes import NAMESPACE_NAME, HotfixClient, HotfixGone
 from hotfix_operator.kube.identity import TenantClients
+from hotfix_operator.kube.peering import PeeringClient
 from hotfix_operator.kube.prometheus_rules import PrometheusRuleClient
 from hotfix_operator.kube.unavailable import ApiUnavailable, as_unavailable
 from hotfix_operator.notify.alertmanager import AlertmanagerNotifier
@@ -52,6 +58,8 @@ class Runtime:
     credentials: Credentials | None = None
     # The namespaces given to ``run`` (empty: cluster-wide), for the start-up listing of new Hotfixes.
     namespaces: list[str] = field(default_factory=list)
+    # This replica's identity in Kopf's peering, given to Kopf too (its keep-alives and the start-up's agree).
+    peering_identity: str | None = None
     background: list[asyncio.Future[Any]] = field(default_factory=list)
 
 
@@ -114,11 +122,33 @@ async def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_
     if RUNTIME.config.metrics_port:
         RUNTIME.controller.metrics.serve(RUNTIME.config.metrics_address, RUNTIME.config.metrics_port)
         logger.info("serving /metrics on %s:%d", RUNTIME.config.metrics_address, RUNTIME.config.metrics_port)
-    if settings.peering.standalone:
-        # With peering, a replica may act only once Kopf's peering has found it is the one to: its steps wait
-        # for Kopf's listing then.
-        await first_steps(RUNTIME.controller, settings, logger)
+    await first_steps(RUNTIME.controller, settings, logger)
     freeze_start_up_objects()
+
+
+def start_up_peering(settings: kopf.OperatorSettings) -> Peering | None:
+    """This replica in Kopf's peering, for the start-up steps; None when standalone."""
+    if settings.peering.standalone:
+        return None
+    return Peering(
+        name=settings.peering.name,
+        namespaces=None if settings.peering.clusterwide else list(RUNTIME.namespaces),
+        identity=RUNTIME.peering_identity or "",
+        priority=settings.peering.priority,
+        lifetime=settings.peering.lifetime,
+    )
+
+
+def _listing_at_start_up(
+    controller: HotfixController, peering: Peering | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | str | None:
+    """The new Hotfixes and their neighbours (first_steps.list_at_start_up), or why this replica may not step
+    them (another replica is live in its peering)."""
+    if peering is not None:
+        objection = peering_objection(PeeringClient(controller.hotfixes.api), peering, datetime.now(UTC))
+        if objection is not None:
+            return objection
+    return list_at_start_up(controller.hotfixes, RUNTIME.namespaces)
 
 
 async def first_steps(controller: HotfixController, settings: kopf.OperatorSettings, logger: logging.Logger) -> None:
@@ -126,7 +156,12 @@ async def first_steps(controller: HotfixController, settings: kopf.OperatorSetti
     (engine/first_steps.py), waited for at most FIRST_STEPS_WAIT_SECONDS: past that, Kopf starts and its own
     listing steps them (a listing that comes back later is dropped unused)."""
     started = time.monotonic()
-    listing = asyncio.ensure_future(asyncio.to_thread(list_at_start_up, controller.hotfixes, RUNTIME.namespaces))
+    peering = start_up_peering(settings)
+    if peering is not None and (
+        not RUNTIME.peering_identity or not all(NAMESPACE_NAME.fullmatch(name) for name in RUNTIME.namespaces)
+    ):
+        return  # no identity of its own to write (embedded use), or namespace patterns: left to Kopf's listing
+    listing = asyncio.ensure_future(asyncio.to_thread(_listing_at_start_up, controller, peering))
     await asyncio.wait({listing}, timeout=FIRST_STEPS_WAIT_SECONDS)
     if not listing.done():
         RUNTIME.background.append(listing)  # its thread runs to the end; the answer is not used
@@ -136,6 +171,9 @@ async def first_steps(controller: HotfixController, settings: kopf.OperatorSetti
         listed = listing.result()
     except Exception as error:  # the start-up must go on: Kopf's listing steps them too
         logger.warning("new Hotfixes not listed at start-up: %s", error)
+        return
+    if isinstance(listed, str):
+        logger.info("no first steps at start-up, they wait for Kopf's peering and listing: %s", listed)
         return
     if listed is None or not listed[0]:
         return
