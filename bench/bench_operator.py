@@ -16,6 +16,8 @@ At scale (10,000 Hotfixes): BENCH_SCRAPE_INTERVAL=10s scrapes less often (the br
 and BENCH_LOAD_IN_PLACE=1 creates the Deployments already running the Hotfix's image (no rollouts);
 BENCH_LOAD_NAMESPACES spreads the load over that many namespaces (default 1);
 BENCH_PROMETHEUS_TIMEOUT_SECONDS is the operator's HOTFIX_PROMETHEUS_TIMEOUT_SECONDS (10, 25 above 1,000).
+BENCH_PEERING=1 runs the operator as the shipped Deployment does: in Kopf's peering, its pod's name as POD_ID
+(figures under "operator_peering", or "operator_<N>_peering").
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ from operator_support import (
     deployment_manifest,
     hotfix_manifest,
 )
-from testbed_support import PROMETHEUS_RULE_CRD_PATH, install_crd
+from testbed_support import PROMETHEUS_RULE_CRD_PATH, REPO, install_crd, kubectl
 
 BREACH_RUNS = int(os.environ.get("BENCH_BREACH_RUNS", "5"))
 LOAD_HOTFIXES = int(os.environ.get("BENCH_LOAD_HOTFIXES", "100"))
@@ -84,6 +86,7 @@ LOAD_NAMESPACES = int(os.environ.get("BENCH_LOAD_NAMESPACES", "1"))
 # How long the operator's batched analysis waits for Prometheus: on this 2-core machine one latency query over
 # 10,000 Deployments (130,000 bucket series) takes over the default 10 s, so a larger load gets 25 s (under
 # its 30 s interval), as the README says to set it.
+PEERING = os.environ.get("BENCH_PEERING") == "1"
 PROMETHEUS_TIMEOUT = os.environ.get("BENCH_PROMETHEUS_TIMEOUT_SECONDS", "10" if LOAD_HOTFIXES <= 1000 else "25")
 
 
@@ -448,12 +451,21 @@ def main() -> None:
         install_crd(api_client)
         # The operator publishes each Hotfix's thresholds as a PrometheusRule; the benchmark loads them.
         install_crd(api_client, PROMETHEUS_RULE_CRD_PATH)
+        if PEERING:
+            kubectl(state, "apply", "-f", str(REPO / "deploy" / "peering.yaml"))
+            kubectl(state, "wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev")
+            kubectl(state, "apply", "-f", str(REPO / "deploy" / "peering-object.yaml"))
         operator = OperatorProcess(
             state.kubeconfig,
             state.prometheus_url,
             bed.work_dir / "operator.log",
             min_rate_window=in_scrapes("3s"),
-            env={"HOTFIX_PROMETHEUS_TIMEOUT_SECONDS": PROMETHEUS_TIMEOUT},
+            extra_args=("--peering", "hotfix-operator") if PEERING else (),
+            # The Deployment's pod name: the process started after the SIGKILL is the same replica.
+            env={
+                "HOTFIX_PROMETHEUS_TIMEOUT_SECONDS": PROMETHEUS_TIMEOUT,
+                **({"POD_ID": "bench-operator"} if PEERING else {}),
+            },
         )
         operator.start()
         latencies, replayed = [], []
@@ -486,7 +498,8 @@ def main() -> None:
         print(f"  API requests per Hotfix per minute (the API server's apiserver_request_total): {requests or 'none'}")
         print(f"  of which writes: {writes:.3f} (target: at most 1)")
         first_reconcile, all_resumed = restart(api_client, operator, LOAD_HOTFIXES)
-        print(f"operator SIGKILLed and started again amid {LOAD_HOTFIXES} Hotfixes: first reconcile "
+        print(f"operator{' (in Kopf peering)' if PEERING else ''} SIGKILLed and started again amid {LOAD_HOTFIXES} "
+              f"Hotfixes: first reconcile "
               f"{first_reconcile:.2f}s (target < 2s), all analysed again {all_resumed:.1f}s "
               f"(target: within one interval, {LOAD_INTERVAL}, of the start)")  # fmt: skip
         figures = {
@@ -497,6 +510,7 @@ def main() -> None:
             "scrape_interval": SCRAPE_INTERVAL,
             "load_in_place": LOAD_IN_PLACE,
             "load_namespaces": LOAD_NAMESPACES,
+            "peering": PEERING,
             "prometheus_timeout_seconds": float(PROMETHEUS_TIMEOUT),
             "rss_mib": round(rss, 1),
             "cpu_cores": round(cpu, 3),
@@ -509,7 +523,8 @@ def main() -> None:
             "restart_to_all_analysed_seconds": round(all_resumed, 1),
         }
         # One section per scale: a run at 10,000 does not replace the figures of the 1,000 run.
-        record("operator" if LOAD_HOTFIXES <= 1000 else f"operator_{LOAD_HOTFIXES}", figures)
+        section = "operator" if LOAD_HOTFIXES <= 1000 else f"operator_{LOAD_HOTFIXES}"
+        record(f"{section}_peering" if PEERING else section, figures)
         print(json.dumps(figures))
         operator.stop()
     finally:

@@ -78,31 +78,38 @@ def test_a_replica_alone_in_its_peering_steps_new_hotfixes_at_start_up_and_one_b
     api_client: client.ApiClient, namespace: str,
 ) -> None:  # fmt: skip
     """The start-up steps under peering: only when no other replica is live in the peering object, whatever
-    its priority (a lower one acts until it sees this one); otherwise Kopf's peering and listing decide."""
+    its priority (a lower one acts until it sees this one); otherwise Kopf's peering and listing decide. With
+    its pod's name as its identity, a replica killed and started again is not its own peer."""
     cluster = Cluster(api_client, namespace)
     operator = OperatorProcess(
         testbed_state.kubeconfig, testbed_state.prometheus_url, testbed.work_dir / "peering-start-up.log",
-        extra_args=("--peering", "hotfix-operator"),
+        extra_args=("--peering", "hotfix-operator"), env={"POD_ID": "hotfix-operator-7d9c-x2x4q"},
     )  # fmt: skip
-    cluster.create_deployment("api")
-    cluster.create_deployment("web")
+    for name in ("api", "web", "cart"):
+        cluster.create_deployment(name)
     cluster.apply_hotfix(hotfix_manifest("api-fix", ["api"], FIXED_IMAGE, approval={"required": True}))
     operator.start()
     try:
         cluster.wait_phase("api-fix", "AwaitingApproval", timeout=30)
-        assert "first steps at start-up for 1 Hotfixes" in operator.log_path.read_text()
-        operator.stop()  # a clean stop takes its entry out of the peering object
-        # A debug run of lower priority, live: Kopf lets this replica act, but the other one acts too until it
-        # sees this one's keep-alive, so no step is taken before Kopf's own peering has been read.
-        _set_peer(
-            api_client, "debug-run@laptop", {"priority": -1, "lifetime": 60, "lastseen": datetime.now(UTC).isoformat()}
-        )
+        assert operator.log_path.read_text().count("first steps at start-up for 1 Hotfixes") == 1
+        # SIGKILL leaves its keep-alive in the peering object for a minute: the same pod's next process
+        # is the same replica, and steps at once.
+        operator.kill()
         cluster.apply_hotfix(hotfix_manifest("web-fix", ["web"], FIXED_IMAGE, approval={"required": True}))
         operator.start()
-        cluster.wait_phase("web-fix", "AwaitingApproval", timeout=60)
+        cluster.wait_phase("web-fix", "AwaitingApproval", timeout=30)
+        assert operator.log_path.read_text().count("first steps at start-up for 1 Hotfixes") == 2
+        operator.stop()
+        # A debug run of lower priority, live: Kopf lets this replica act, but the other one acts too until it
+        # sees this one's keep-alive, so no step is taken before Kopf's own peering has been read.
+        seen = datetime.now(UTC).isoformat()
+        _set_peer(api_client, "debug-run@laptop", {"priority": -1, "lifetime": 60, "lastseen": seen})
+        cluster.apply_hotfix(hotfix_manifest("cart-fix", ["cart"], FIXED_IMAGE, approval={"required": True}))
+        operator.start()
+        cluster.wait_phase("cart-fix", "AwaitingApproval", timeout=60)
         log = operator.log_path.read_text()
         assert "other replicas live in the peering hotfix-operator: debug-run@laptop" in log
-        assert log.count("first steps at start-up for") == 1
+        assert log.count("first steps at start-up for") == 2
     finally:
         operator.stop()
         _set_peer(api_client, "debug-run@laptop", None)
