@@ -74,6 +74,11 @@ def test_chart_and_deploy_agree_on_rbac_and_security() -> None:
     assert chart_pod["securityContext"] == deploy_pod["securityContext"]
     assert chart_pod["containers"][0]["securityContext"] == deploy_pod["containers"][0]["securityContext"]
     assert chart_pod["containers"][0]["resources"] == deploy_pod["containers"][0]["resources"]
+    # Kopf's peering identity must be the pod's name in both, so a restarted pod finds its own keep-alive.
+    pod_name = {"valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+    for pod in (chart_pod, deploy_pod):
+        [pod_id] = [item for item in pod["containers"][0]["env"] if item["name"] == "POD_ID"]
+        assert {key: value for key, value in pod_id.items() if key != "name"} == pod_name
 
 
 def test_values_reach_the_operator() -> None:
@@ -85,7 +90,7 @@ def test_values_reach_the_operator() -> None:
     )  # fmt: skip
     [deployment] = [doc for doc in documents if doc["kind"] == "Deployment"]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    env = {item["name"]: item["value"] for item in container["env"]}
+    env = {item["name"]: item.get("value") for item in container["env"]}
     assert env["HOTFIX_TELEMETRY"] == "istio" and env["HOTFIX_RULE_LABELS"] == "release=kube-prometheus-stack"
     assert {"--namespace=shop", "--namespace=payments", "--require-service-account"} <= set(container["args"])
     [config_map] = [doc for doc in documents if doc["kind"] == "ConfigMap"]
