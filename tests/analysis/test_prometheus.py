@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 import requests
 
 from hotfix_operator.analysis.prometheus import (
+    QUERY_WORKERS,
     SIDE_QUERY_WORKERS,
     PrometheusAnalyzer,
     PrometheusSettings,
@@ -250,6 +252,29 @@ def test_a_query_that_timed_out_is_not_asked_again_but_a_refusal_is(tmp_path: An
         proxy.fail(503, share=1.0, seconds=30)
         assert isinstance(analyzer.query_range(query), requests.exceptions.RequestException)
         assert proxy.counts["injected-503"] == 2
+    finally:
+        proxy.stop()
+        server.stop()
+
+
+@pytest.mark.real
+def test_every_query_thread_keeps_its_connection_to_prometheus(tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """The analyses' and the side queries' threads all in flight at once, twice: each answer's connection goes back
+    to the pool for the next query instead of being closed (urllib3 logs each one it has to drop)."""
+    server = LocalPrometheus(tmp_path / "pooled", targets=[])
+    server.start()
+    proxy = FaultProxy(server.url)
+    proxy.start()
+    try:
+        analyzer = PrometheusAnalyzer(connect(PrometheusSettings(url=proxy.url)), QuerySettings())
+        query = RangeQuery("vector(1)", time.time() - 60, time.time(), timedelta(seconds=30))
+        proxy.hang(0.5)  # every query still in flight when the last one starts
+        threads = QUERY_WORKERS + SIDE_QUERY_WORKERS
+        with caplog.at_level("WARNING", logger="urllib3.connectionpool"), ThreadPoolExecutor(threads) as pool:
+            for _ in range(2):
+                answers = list(pool.map(lambda _: analyzer.query_range(query), range(threads)))
+                assert not [answer for answer in answers if isinstance(answer, Exception)]
+        assert not [record.getMessage() for record in caplog.records if "pool is full" in record.getMessage()]
     finally:
         proxy.stop()
         server.stop()
