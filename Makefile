@@ -67,9 +67,10 @@ cluster-down: $(STAMP)
 demo: $(STAMP) prometheus $(if $(filter local,$(CLUSTER)),cluster-bins)
 	$(BIN)/python -m hotfix_operator.testbed.demo --dir .cluster --cluster $(CLUSTER)
 
-# The scale targets of docs/benchmarks.md in one run (about two hours on 2 cores, with the side-by-side run): 1,000 Hotfixes standalone with
-# the breach-to-undo runs, 1,000 as the shipped Deployment runs (Kopf's peering), then 10,000 (a slower scrape,
-# Deployments created on the Hotfix's image, spread over 100 namespaces). Each writes its own results.json section.
+# The scale targets of docs/benchmarks.md in one run (about two hours on 2 cores with the side-by-side run):
+# 1,000 Hotfixes standalone with the breach-to-undo runs, 1,000 as the shipped Deployment runs (Kopf's peering),
+# then 10,000 (a slower scrape, Deployments created on the Hotfix's image, spread over 100 namespaces).
+# Each writes its own results.json section.
 SCALE_10000 := BENCH_BREACH_RUNS=0 BENCH_LOAD_HOTFIXES=10000 BENCH_LOAD_NAMESPACES=100 BENCH_SCRAPE_INTERVAL=10s \
 	BENCH_LOAD_IN_PLACE=1
 
