@@ -6,6 +6,7 @@ everywhere lets tests shrink every window to seconds without a second syntax.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import timedelta
 
@@ -26,6 +27,13 @@ def parse_duration(text: str, *, allow_negative: bool = False) -> timedelta:
     """Parse ``1h30m`` into a timedelta; ``-5m`` only when ``allow_negative``."""
     if not isinstance(text, str):
         raise DurationError(f"expected a duration string such as '90s' or '5m', got {text!r}")
+    return _parsed(text, allow_negative)
+
+
+# Every step parses its Hotfix's spec again, seven durations each, and a cluster's specs use a handful of
+# distinct strings: 10,000 Hotfixes an interval parse the same few. Bounded: a spec's strings are the user's.
+@functools.lru_cache(maxsize=1024)
+def _parsed(text: str, allow_negative: bool) -> timedelta:
     match = _SIGNED.match(text.strip())
     if match is None or (match.group(1) and not allow_negative):
         raise DurationError(f"invalid duration {text!r}: use Go-style units, for example '90s', '5m', '1h30m'")
