@@ -1,4 +1,4 @@
-"""Prometheus queries per analysis interval, and the time one batched analysis takes, for N Hotfixes.
+"""Prometheus queries per batched analysis (one boundary's), and the time one batched analysis takes, for N Hotfixes.
 
     python bench/bench_analysis.py        (make bench)
 
@@ -43,7 +43,7 @@ def requests_for(count: int, now: float, telemetry: str = "labels") -> list[Anal
 
 
 def queries_per_preset() -> None:
-    """Batched query count per interval for each preset: flat in the number of Hotfixes."""
+    """Batched query count per batch (one boundary's) for each preset: flat in the number of Hotfixes."""
     counts = (1, 100, 1000)
     print(f"{'preset':>16} " + " ".join(f"{f'{count} hotfixes':>14}" for count in counts))
     for preset in PRESET_NAMES:

@@ -13,7 +13,9 @@ import pytest
 from hotfix_operator.analysis.queries import AnalysisRequest, QuerySettings, build_request
 from hotfix_operator.analysis.scheduler import (
     LATE_BATCH_GATHER_SECONDS,
+    MAX_BOUNDARY_GROUPS,
     AnalysisScheduler,
+    boundary_offset,
     catch_up_boundary,
     next_boundary,
     resume_boundary,
@@ -28,6 +30,68 @@ from hotfix_operator.api.status import AnalysisState
 def test_next_boundary_is_the_next_multiple_of_the_interval() -> None:
     assert next_boundary(1000.0, 30) == 1020.0
     assert next_boundary(1020.0, 30) == 1050.0  # on a boundary: the next one
+
+
+@pytest.mark.parametrize(
+    ("interval", "offsets"),
+    [
+        (2, {0.0}),  # the tests' short intervals: one group, boundaries on the multiples
+        (19, {0.0}),
+        (30, {0.0, 10.0, 20.0}),
+        (60, {0.0, 10.0, 20.0, 30.0, 40.0, 50.0}),
+        (300, {0.0, 50.0, 100.0, 150.0, 200.0, 250.0}),  # at most six groups
+    ],
+)
+def test_hotfixes_of_one_interval_fall_into_groups_of_boundaries_spread_over_it(
+    interval: float, offsets: set[float]
+) -> None:
+    keys = [f"team-{index % 7}/fix-{index}" for index in range(3000)]
+    seen = [boundary_offset(key, interval) for key in keys]
+    assert set(seen) == offsets
+    # Each group holds about its share, so each boundary's steps are about that share of all of them.
+    assert max(seen.count(offset) for offset in offsets) < 1.25 * len(keys) / len(offsets)
+    assert len(offsets) <= MAX_BOUNDARY_GROUPS
+    # A Hotfix's group is its own: the same in another process (no per-process salt).
+    assert [boundary_offset(key, interval) for key in keys] == seen
+
+
+def test_the_boundaries_of_a_group_are_its_offset_after_each_multiple() -> None:
+    assert next_boundary(1000.0, 30, 10.0) == 1030.0
+    assert next_boundary(1030.0, 30, 10.0) == 1060.0  # on its boundary: the next one
+    assert next_boundary(1005.0, 30, 20.0) == 1010.0
+    assert until_just_before_boundary(1000.0, 30, 20.0) == pytest.approx(9.0)
+    assert until_due(1000.0, None, 30, 20.0) == pytest.approx(9.0)
+    assert catch_up_boundary(1075.0, 1010.0, 30, 20.0) == 1070.0
+    assert resume_boundary(1015.0, 30, 960.0, 0.0, 20.0) == 1010.0
+    assert resume_boundary(1015.0, 30, 1010.0, 0.0, 20.0) is None
+
+
+def test_hotfixes_of_different_groups_are_analysed_in_batches_of_their_own_boundaries() -> None:
+    """A group's Hotfixes are batched at its boundaries, never with another group's."""
+    interval = 30.0
+    keys = [f"shop/fix-{index}" for index in range(12)]
+    groups = {key: boundary_offset(key, interval) for key in keys}
+    assert len(set(groups.values())) == 3
+
+    async def scenario() -> RecordingAnalyzer:
+        analyzer = RecordingAnalyzer()
+        scheduler = AnalysisScheduler(lambda endpoint: analyzer)
+        now = time.time()
+        await asyncio.gather(
+            *(
+                scheduler.next_report(
+                    "default", analysis_request(key, "30s"), catch_up_boundary(now, now - 60, 30, offset)
+                )
+                for key, offset in groups.items()
+            )
+        )
+        return analyzer
+
+    analyzer = asyncio.run(scenario())
+    assert len(analyzer.batches) == 3
+    for at, batch in analyzer.batches:
+        assert {(at - groups[key]) % interval for key in batch} == {0.0}
+    assert sorted(key for _, batch in analyzer.batches for key in batch) == sorted(keys)
 
 
 @pytest.mark.parametrize(
@@ -87,8 +151,8 @@ class RecordingAnalyzer:
         return {r.key: AnalysisReport(key=r.key, at=now, result=AnalysisState.HEALTHY, metrics={}) for r in requests}
 
 
-def analysis_request(key: str) -> AnalysisRequest:
-    return build_request(QuerySettings(), key, (("shop", key),), Analysis.model_validate({"interval": "2s"}), 0.0)
+def analysis_request(key: str, interval: str = "2s") -> AnalysisRequest:
+    return build_request(QuerySettings(), key, (("shop", key),), Analysis.model_validate({"interval": interval}), 0.0)
 
 
 def test_a_step_woken_late_still_gets_the_boundary_it_slept_towards() -> None:
@@ -188,3 +252,41 @@ def test_analyses_in_progress_hold_neither_the_kubernetes_calls_nor_another_endp
     assert written == "written"
     assert other_at > 0
     assert [report.result for report in reports] == [AnalysisState.HEALTHY, AnalysisState.HEALTHY]
+
+
+def test_callers_late_for_a_boundary_while_the_workers_are_busy_join_its_waiting_batch() -> None:
+    """Both workers busy (two boundaries of a slow Prometheus): Hotfixes arriving late for a boundary one after
+    another, each after the batch's gathering time, are analysed in one batch once a worker is free, not in
+    a batch each."""
+
+    async def scenario() -> BlockedAnalyzer:
+        analyzer = BlockedAnalyzer()
+        scheduler = AnalysisScheduler(lambda endpoint: analyzer)
+        passed = math.floor(time.time() / 2) * 2
+        # Two boundaries of a 10 s interval that passed a few seconds ago: two batches, analysed at once.
+        busy = [
+            asyncio.ensure_future(
+                scheduler.next_report("default", analysis_request(f"busy-{index}", "10s"), passed - 4 - 2 * index)
+            )
+            for index in range(2)
+        ]
+        await asyncio.sleep(3 * LATE_BATCH_GATHER_SECONDS)  # a batch each, both taken by the two workers
+
+        async def late(index: int) -> AnalysisReport:
+            await asyncio.sleep(index * 2 * LATE_BATCH_GATHER_SECONDS)
+            return await scheduler.next_report("default", analysis_request(f"late-{index}"), passed)
+
+        lates = asyncio.gather(*(late(index) for index in range(4)))
+        await asyncio.sleep(8 * LATE_BATCH_GATHER_SECONDS)
+        analyzer.release.set()
+        await asyncio.gather(*busy)
+        await lates
+        return analyzer
+
+    analyzer = asyncio.run(scenario())
+    assert [keys for _, keys in analyzer.batches][:2] in (
+        [["busy-0"], ["busy-1"]],
+        [["busy-1"], ["busy-0"]],
+    )  # the two workers held by a batch each
+    late_batches = [keys for _, keys in analyzer.batches if any(key.startswith("late") for key in keys)]
+    assert late_batches == [["late-0", "late-1", "late-2", "late-3"]]

@@ -8,7 +8,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from hotfix_operator.analysis.scheduler import catch_up_boundary, resume_boundary, until_due
+from hotfix_operator.analysis.scheduler import boundary_offset, catch_up_boundary, resume_boundary, until_due
 from hotfix_operator.api.models import SpecError, parse_spec
 from hotfix_operator.api.status import TERMINAL_PHASES, AnalysisState, HotfixStatus, Phase, append_timeline
 from hotfix_operator.engine.alerting import AlertRulePublishing
@@ -62,10 +62,11 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
         # One this process has not analysed yet catches up on a boundary it missed while no process ran.
         due = self.analysis_due.get(key)
         interval = planned.request.analysis.interval.total_seconds()
+        offset = boundary_offset(key, interval)
         if due is None:
-            due = resume_boundary(time.time(), interval, _analysed_at(status), planned.request.active_since)
+            due = resume_boundary(time.time(), interval, _analysed_at(status), planned.request.active_since, offset)
         else:
-            due = catch_up_boundary(time.time(), due, interval)
+            due = catch_up_boundary(time.time(), due, interval, offset)
         report = await self.scheduler.next_report(planned.endpoint, planned.request, due)
         return Prefetched(generation=generation, active_since=planned.active_since, report=report)
 
@@ -158,7 +159,8 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
             # than wait for it inside the step, which would hold the step's copy of the Hotfix all along
             # (a copy for every Hotfix at once, thousands of them); at once when it has passed already.
             interval = step.spec.analysis.interval.total_seconds()
-            return until_due(time.time(), self.analysis_due.get(step.key), interval)
+            offset = boundary_offset(step.key, interval)
+            return until_due(time.time(), self.analysis_due.get(step.key), interval, offset)
         return delay
 
 
