@@ -46,6 +46,8 @@ class Analyzer(Protocol):
     def analyze(self, requests: list[AnalysisRequest], now: float | None = None) -> dict[str, AnalysisReport]: ...
 
 
+# Asked twice a step for each Hotfix (a hash each time): kept for as many Hotfixes as an operator handles.
+@functools.lru_cache(maxsize=65536)
 def boundary_offset(key: str, interval: float) -> float:
     """How far after each multiple of ``interval`` the boundaries of Hotfix ``key`` fall: its group's offset,
     whole seconds, the groups spread evenly over the interval. A hash of its own, not the crc32 that picks a

@@ -115,15 +115,17 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
             spec = parse_spec(body.get("spec") or {})
         except SpecError as error:
             step = Step(body=body, spec=None, status=status, now=utcnow(), logger=logger)  # type: ignore[arg-type]
-            step.written = status.to_api()
+            step.written = body.get("status") or {}
             self._set_phase(step, Phase.FAILED)
             self._condition(step, "Succeeded", "False", "InvalidSpec", str(error))
             step.status.timeline = append_timeline(status.timeline, step.now, "Failed", f"invalid spec: {error}")
             self.post_event(body, type="Warning", reason="InvalidSpec", message=str(error)[:1000])
             await self._save(step)
             return None
-        step = Step(body=body, spec=spec, status=status, now=utcnow(), logger=logger, written=status.to_api(),
-                    slot=slot, prefetched=prefetched)  # fmt: skip
+        # What the API server holds is what was written: compared as it is, not dumped again from its parsed
+        # form (a tenth of a routine step). A status in another shape than ours is written once in ours.
+        step = Step(body=body, spec=spec, status=status, now=utcnow(), logger=logger,
+                    written=body.get("status") or {}, slot=slot, prefetched=prefetched)  # fmt: skip
         abort = step.annotations.get(ABORT_REQUEST)
         if abort is not None:
             self._escalate(step, "Aborted", f"aborted by {abort or 'someone'} (annotation {ABORT_REQUEST})")

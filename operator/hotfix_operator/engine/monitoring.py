@@ -166,14 +166,20 @@ class MonitoringPhases(ControllerCore):
     ) -> None:
         previous = step.status.decision
         changed = previous is None or (previous.rule, previous.action) != (decision.rule.value, decision.action.value)
-        step.status.decision = DecisionRecord(
-            action=decision.action.value,
-            rule=decision.rule.value,
-            reason=decision.reason,
-            at=step.now if changed or previous is None else previous.at,
-            pending_confirmation=pending or None,
-            dry_run=dry_run or None,
-        )
+        # Kept as it is when nothing about it changed: most steps decide what the one before decided.
+        same = previous is not None and not changed
+        same = same and (previous.reason, previous.pending_confirmation, previous.dry_run) == (
+            decision.reason, pending or None, dry_run or None
+        )  # fmt: skip
+        if not same:
+            step.status.decision = DecisionRecord(
+                action=decision.action.value,
+                rule=decision.rule.value,
+                reason=decision.reason,
+                at=step.now if changed or previous is None else previous.at,
+                pending_confirmation=pending or None,
+                dry_run=dry_run or None,
+            )
         self._condition(step, "Decided", "True", camel_case(decision.rule.value), decision.reason)
         if not changed:
             return
