@@ -77,6 +77,8 @@ SCALE_10000 := BENCH_BREACH_RUNS=0 BENCH_LOAD_HOTFIXES=10000 BENCH_LOAD_NAMESPAC
 bench: $(STAMP) cluster-bins prometheus
 	$(BIN)/python bench/bench_checkpoints.py
 	$(BIN)/python bench/bench_analysis.py
+	$(BIN)/python bench/bench_step.py
+	$(BIN)/python -u bench/bench_scheduler.py
 	BENCH_BREACH_RUNS=5 BENCH_LOAD_HOTFIXES=1000 $(BIN)/python -u bench/bench_operator.py
 	BENCH_PEERING=1 BENCH_BREACH_RUNS=0 BENCH_LOAD_HOTFIXES=1000 $(BIN)/python -u bench/bench_operator.py
 	$(SCALE_10000) $(BIN)/python -u bench/bench_operator.py
