@@ -123,7 +123,8 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
             await self._save(step)
             return None
         # What the API server holds is what was written: compared as it is, not dumped again from its parsed
-        # form (a tenth of a routine step). A status in another shape than ours is written once in ours.
+        # form (a tenth of a routine step). A status in another shape than ours is written once in ours. It
+        # shares nested dicts with ``step.status``: a step assigns status fields, never changes them in place.
         step = Step(body=body, spec=spec, status=status, now=utcnow(), logger=logger,
                     written=body.get("status") or {}, slot=slot, prefetched=prefetched)  # fmt: skip
         abort = step.annotations.get(ABORT_REQUEST)
