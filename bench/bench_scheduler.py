@@ -5,10 +5,14 @@
 The operator's own steps, scheduler and controller, with the servers left out: each daemon loops as
 engine/handlers.py's does (its analysis, its step, its sleep), the status write is answered in memory, and
 Prometheus is a stand-in that holds each batched analysis as long as the 10,000 run's queries took
-(BENCH_SCHEDULER_QUERY_SECONDS, 0.23 s) and answers one series per target, turned into verdicts by the real
-code. What it shows in minutes, where the full run (bench_operator.py) takes an hour: the lag the operator's
-gauge reports, the batches a boundary's analyses come in, and the event loop's busy share. What it leaves
-out: Kopf's own handling of watch events and the API server's and Prometheus' share of the two cores.
+(BENCH_SCHEDULER_QUERY_SECONDS, 0.23 s) and answers one healthy series per target, turned into verdicts by
+the real code. Its Hotfixes' detail period is the one of 10,000, whatever BENCH_SCHEDULER_HOTFIXES says.
+BENCH_SCHEDULER_BUSY processes spin beside it for the API server's, etcd's, Prometheus' and the simulator's
+share of the cores.
+
+What it shows in minutes, where the full run (bench_operator.py) takes an hour: the lag the operator's gauge
+reports, the batches a boundary's analyses come in, and the event loop's busy share. What it leaves out:
+Kopf's own handling of watch events, so its figures are a floor for the full run's.
 """
 
 from __future__ import annotations
@@ -27,18 +31,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from bench_analysis import AnsweringConnection
-from bench_step import AcceptedRules, InMemoryHotfixes, monitoring_body
+from bench_step import InMemoryHotfixes, ServedPrometheus, in_memory_controller, monitoring_body
 from results import record
 
-from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, PrometheusSettings
+from hotfix_operator.analysis.prometheus import PrometheusAnalyzer
 from hotfix_operator.analysis.queries import AnalysisRequest
-from hotfix_operator.analysis.scheduler import AnalysisScheduler
 from hotfix_operator.analysis.verdicts import AnalysisReport
-from hotfix_operator.api.significance import detail_period
-from hotfix_operator.engine.config import DEFAULT_ENDPOINT, OperatorConfig
 from hotfix_operator.engine.controller import HotfixController
-from hotfix_operator.engine.metrics import OperatorMetrics
 
 HOTFIXES = int(os.environ.get("BENCH_SCHEDULER_HOTFIXES", "10000"))
 INTERVALS = int(os.environ.get("BENCH_SCHEDULER_INTERVALS", "6"))
@@ -62,7 +61,7 @@ class HeldPrometheus:
         self.batches.append((now, time.time(), len(requests)))
         time.sleep(QUERY_SECONDS)  # the batch's queries run side by side: one query's time
         targets = [target for request in requests for target in request.targets]
-        return PrometheusAnalyzer(AnsweringConnection(targets, now)).analyze(requests, now=now)  # type: ignore[arg-type]
+        return PrometheusAnalyzer(ServedPrometheus(targets, now)).analyze(requests, now=now)  # type: ignore[arg-type]
 
 
 async def daemon(controller: HotfixController, body: dict[str, Any], logger: logging.Logger) -> None:
@@ -106,18 +105,7 @@ async def run(controller: HotfixController, bodies: list[dict[str, Any]]) -> tup
 def main() -> None:
     logging.disable(logging.INFO)
     prometheus = HeldPrometheus()
-    settings = OperatorConfig()
-    controller = HotfixController(
-        tenants=None, prometheus_rules=AcceptedRules(), alertmanager=None, hotfixes=InMemoryHotfixes(),  # type: ignore[arg-type]
-        scheduler=AnalysisScheduler(lambda endpoint: prometheus), notifier=None,  # type: ignore[arg-type]
-        post_event=lambda *args, **kwargs: None, metrics=OperatorMetrics(),
-        config=OperatorConfig(
-            prometheus_endpoints={DEFAULT_ENDPOINT: PrometheusSettings(url="http://127.0.0.1:9")},
-            status_detail_seconds=detail_period(
-                settings.status_detail_seconds, HOTFIXES, settings.status_detail_writes_per_second
-            ),
-        ),
-    )  # fmt: skip
+    controller = in_memory_controller(lambda endpoint: prometheus, InMemoryHotfixes())
     opened = datetime.fromtimestamp(time.time() // INTERVAL * INTERVAL - 600, UTC)
     bodies = [monitoring_body(index, opened) for index in range(HOTFIXES)]
     spinners = [multiprocessing.Process(target=spin, daemon=True) for _ in range(BUSY_PROCESSES)]
