@@ -138,21 +138,18 @@ def test_latency_without_series_is_inconclusive() -> None:
     [(4, 0, AnalysisState.HEALTHY), (4, 1, AnalysisState.BREACHED), (None, 0, AnalysisState.INCONCLUSIVE)],
 )
 def test_restarts_substitute(pods: float | None, restarts: float, expected: AnalysisState) -> None:
-    result = evaluate_restarts(
-        pods=pods, restarts=restarts, min_ratio=0.98, over=timedelta(minutes=30), now=NOW, active_since=NOW - 3600
-    )
+    result = evaluate_restarts(pods=pods, restarts=restarts, min_ratio=0.98, window=timedelta(minutes=30), now=NOW)
     assert result.state == expected
 
 
-def crash_free(total: float | None, crashed: float | None, active_for: float = 3600) -> MetricResult:
+def crash_free(total: float | None, crashed: float | None, window: float = 1800) -> MetricResult:
     return evaluate_crash_free(
         total_sessions=total,
         crashed_sessions=crashed,
         min_ratio=0.98,
         min_sessions=100,
-        over=timedelta(minutes=30),
+        window=timedelta(seconds=window),
         now=NOW,
-        active_since=NOW - active_for,
     )
 
 
@@ -175,7 +172,7 @@ def test_crash_free_with_too_few_sessions_is_pending() -> None:
 def test_crash_free_window_is_clipped_to_time_since_rollout() -> None:
     assert crash_free_window(timedelta(minutes=30), timedelta(minutes=7)) == timedelta(minutes=7)
     assert crash_free_window(timedelta(minutes=30), timedelta(hours=2)) == timedelta(minutes=30)
-    assert crash_free(1000, 5, active_for=420).window_start == NOW - 420
+    assert crash_free(1000, 5, window=420).window_start == NOW - 420
 
 
 @pytest.mark.parametrize(("total", "crashed"), [(None, 1), (100, None), (math.nan, 1)])

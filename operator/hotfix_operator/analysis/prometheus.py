@@ -29,6 +29,7 @@ from hotfix_operator.analysis.queries import (
     AnalysisRequest,
     QuerySettings,
     RangeQuery,
+    crash_free_step,
     override_queries,
     plan_queries,
     rate_window,
@@ -330,9 +331,10 @@ class PrometheusAnalyzer:
             if isinstance(found, Exception):
                 return self._failed(CRASH_FREE_SESSIONS, found)
         assert not isinstance(first, Exception) and not isinstance(second, Exception)
+        step = crash_free_step(self.settings, request.analysis)
         if request.analysis.crash_free_sessions.source is CrashFreeSource.RESTARTS:
-            return evaluate_restarts_points(first, second, request, now)
-        return evaluate_sessions_points(first, second, request, now)
+            return evaluate_restarts_points(first, second, request, now, step)
+        return evaluate_sessions_points(first, second, request, now, step)
 
     @staticmethod
     def _failed(metric: str, error: Exception) -> MetricResult:

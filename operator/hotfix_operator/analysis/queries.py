@@ -125,6 +125,11 @@ def counter_step(interval: timedelta, over: timedelta, min_window: timedelta) ->
     return over / max(1, min(most_steps, widest_steps))
 
 
+def crash_free_step(settings: QuerySettings, analysis: Analysis) -> timedelta:
+    """The step the crash-free counters are read in, planned and judged alike."""
+    return counter_step(analysis.interval, analysis.crash_free_sessions.over, settings.min_rate_window)
+
+
 def _planned(metric: str, request: AnalysisRequest) -> bool:
     """A threshold is planned into the shared queries when it is on and its query is not overridden."""
     threshold = {
@@ -152,7 +157,7 @@ def _group_queries(
         return [RangeQuery(preset.latency_p95_ms(match, window), now - span.total_seconds(), now, window)]
     # The group shares its window (see _shape), so its steps tile every member's, the last ending now.
     over = first.crash_free_sessions.over
-    step = counter_step(first.interval, over, settings.min_rate_window)
+    step = crash_free_step(settings, first)
     # A window shorter than two scrapes is one step; its increase() is taken over two scrapes all the same,
     # or a series with one sample in it reads as no session metrics at all. The steps never overlap: only a
     # single step is ever shorter than the shortest rate window.

@@ -208,15 +208,13 @@ def evaluate_crash_free(
     crashed_sessions: float | None,
     min_ratio: float,
     min_sessions: int,
-    over: timedelta,
+    window: timedelta,
     now: float,
-    active_since: float,
 ) -> MetricResult:
     """Breached when ``1 - crashed/total`` over the window is below ``min_ratio``, given enough sessions.
 
-    The session counts are increases over ``crash_free_window(over, now - active_since)``.
+    The session counts are increases over the ``window`` that ends ``now``.
     """
-    window = crash_free_window(over, timedelta(seconds=now - active_since))
     common = {
         "metric": CRASH_FREE_SESSIONS,
         "threshold": min_ratio,
@@ -259,16 +257,14 @@ def evaluate_restarts(
     pods: float | None,
     restarts: float | None,
     min_ratio: float,
-    over: timedelta,
+    window: timedelta,
     now: float,
-    active_since: float,
 ) -> MetricResult:
     """The substitute for crash-free sessions on backends: the share of the target's pods whose containers
-    did not restart in the window (kube-state-metrics), breached below ``min_ratio``.
+    did not restart in the ``window`` that ends ``now`` (kube-state-metrics), breached below ``min_ratio``.
 
     Restarts are counted as if each crashed one pod, so the share is a floor, not an exact pod count.
     """
-    window = crash_free_window(over, timedelta(seconds=now - active_since))
     common = {
         "metric": CRASH_FREE_SESSIONS,
         "threshold": min_ratio,

@@ -20,6 +20,7 @@ from hotfix_operator.analysis.thresholds import (
     evaluate_latency_p95,
     evaluate_restarts,
 )
+from hotfix_operator.api.durations import format_duration
 from hotfix_operator.api.status import AnalysisState
 
 Matrix = list[dict[str, object]]
@@ -83,21 +84,47 @@ def evaluate_latency_points(points: list[Point] | None, request: AnalysisRequest
 def increase_within(points: list[Point] | None, since: float) -> float | None:
     """How much a counter grew since ``since``, from points that are each the increase over the step that
     ends at them (PromQL's ``increase()`` per series, then summed: resets and failed scrapes are handled
-    there); None when there is no series.
-
-    A step that ends after ``since`` counts whole: just after a rollout that takes in at most one step from
-    before it. A window shorter than any step has counted nothing yet: pending, not missing.
+    there); None when there is no series. ``since`` falls on a step's start (see ``counted_window``).
     """
     if points is None:
         return None
     return float(sum(v for t, v in points if t > since + 1e-3 and not math.isnan(v)))
 
 
+def counted_window(request: AnalysisRequest, now: float, step: timedelta) -> timedelta:
+    """The part of the crash-free window that whole counting steps cover: the steps end at ``now`` and tile
+    back from it, and only those that began inside the window count. A step that began before the window
+    opened would count what ran before it: right after an undo, the crashes of the revision just undone (a
+    false "did not recover"); right after a rollout, the sessions of the revision it replaced."""
+    window = crash_free_window(request.analysis.crash_free_sessions.over, timedelta(seconds=now - request.active_since))
+    if step <= timedelta(0):
+        return window
+    # The epsilon keeps a window of exactly n steps at n despite float division.
+    return step * math.floor(window / step + 1e-6)
+
+
+def _no_whole_step_yet(request: AnalysisRequest, now: float, step: timedelta) -> MetricResult:
+    elapsed = timedelta(seconds=max(now - request.active_since, 0.0))
+    return MetricResult(
+        metric=CRASH_FREE_SESSIONS,
+        state=AnalysisState.PENDING,
+        reason=f"crash-free sessions: counted in steps of {format_duration(step)}, and none has ended since the "
+        f"window opened {format_duration(elapsed)} ago",
+        threshold=request.analysis.crash_free_sessions.min,
+        window_start=request.active_since,
+        window_end=now,
+    )
+
+
 def evaluate_sessions_points(
-    total_points: list[Point] | None, crashed_points: list[Point] | None, request: AnalysisRequest, now: float
+    total_points: list[Point] | None,
+    crashed_points: list[Point] | None,
+    request: AnalysisRequest,
+    now: float,
+    step: timedelta,
 ) -> MetricResult:
     threshold = request.analysis.crash_free_sessions
-    window = crash_free_window(threshold.over, timedelta(seconds=now - request.active_since))
+    window = counted_window(request, now, step)
     since = now - window.total_seconds()
     total = increase_within(total_points, since)
     crashed = increase_within(crashed_points, since)
@@ -111,6 +138,8 @@ def evaluate_sessions_points(
             "(switch it off with crashFreeSessions.enabled: false, or use source: restarts)",
             threshold=threshold.min,
         )
+    if window <= timedelta(0):
+        return _no_whole_step_yet(request, now, step)
     if crashed is None:
         # No crash series at all means no crash has been counted yet, not missing telemetry.
         crashed = 0.0
@@ -119,25 +148,28 @@ def evaluate_sessions_points(
         crashed_sessions=crashed,
         min_ratio=threshold.min,
         min_sessions=threshold.min_sessions,
-        over=threshold.over,
+        window=window,
         now=now,
-        active_since=request.active_since,
     )
 
 
 def evaluate_restarts_points(
-    pod_points: list[Point] | None, restart_points: list[Point] | None, request: AnalysisRequest, now: float
+    pod_points: list[Point] | None,
+    restart_points: list[Point] | None,
+    request: AnalysisRequest,
+    now: float,
+    step: timedelta,
 ) -> MetricResult:
-    threshold = request.analysis.crash_free_sessions
-    window = crash_free_window(threshold.over, timedelta(seconds=now - request.active_since))
+    window = counted_window(request, now, step)
+    if window <= timedelta(0) and pod_points:
+        return _no_whole_step_yet(request, now, step)
     pods = next((v for _, v in reversed(pod_points or []) if not math.isnan(v)), None)
     return evaluate_restarts(
         pods=pods,
         restarts=increase_within(restart_points, now - window.total_seconds()),
-        min_ratio=threshold.min,
-        over=threshold.over,
+        min_ratio=request.analysis.crash_free_sessions.min,
+        window=window,
         now=now,
-        active_since=request.active_since,
     )
 
 
