@@ -17,6 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, PrometheusSettings, connect
+from hotfix_operator.analysis.queries import QuerySettings, build_request
+from hotfix_operator.analysis.thresholds import CRASH_FREE_SESSIONS, MetricResult
+from hotfix_operator.api.models import Analysis
 from hotfix_operator.testbed.prometheus import LocalPrometheus, prometheus_binary
 
 NAMESPACE = "analysis"
@@ -136,3 +140,45 @@ def backfilled_prometheus() -> Iterator[BackfilledPrometheus]:
     now = history_now()
     with backfilled(openmetrics_history(now), now, "hotfix-prometheus-") as server:
         yield server
+
+
+@dataclass(frozen=True)
+class SessionSeries:
+    """One series of session counters: its labels, the share of sessions that crash at an age (seconds
+    before ``now``), and the ages no scrape of it succeeded (the pod served all the same)."""
+
+    labels: str
+    crash_ratio: Callable[[float], float]
+    gap: tuple[int, int] | None = None
+
+
+def sessions_history(now: int, series: list[SessionSeries], sessions_per_scrape: float, history_seconds: int) -> str:
+    """Session and crashed-session counters, one sample per scrape, for ``history_seconds`` up to ``now``."""
+    total_rows, crashed_rows = [], []
+    for one in series:
+        sessions = crashed = 0.0
+        for at in range(now - history_seconds, now + 1, SCRAPE_SECONDS):
+            age = now - at
+            sessions += sessions_per_scrape
+            crashed += sessions_per_scrape * one.crash_ratio(age)
+            if one.gap is not None and one.gap[0] <= age <= one.gap[1]:
+                continue
+            total_rows.append(f"app_sessions_total{{{one.labels}}} {sessions} {at}")
+            crashed_rows.append(f"app_sessions_crashed_total{{{one.labels}}} {crashed} {at}")
+    return "\n".join(
+        ["# TYPE app_sessions counter", *total_rows, "# TYPE app_sessions_crashed counter", *crashed_rows, "# EOF", ""]
+    )
+
+
+def crash_free_of(server: BackfilledPrometheus, namespace: str, deployment: str, active_since: float) -> MetricResult:
+    """The crash-free sessions verdict of one Deployment at the history's ``now``, the other thresholds off."""
+    analyzer = PrometheusAnalyzer(connect(PrometheusSettings(url=server.url)))
+    request = build_request(
+        QuerySettings(),
+        f"{namespace}/{deployment}-hotfix",
+        ((namespace, deployment),),
+        Analysis.model_validate({"errorRate": {"enabled": False}, "latencyP95": {"enabled": False}}),
+        active_since,
+    )
+    report = analyzer.analyze([request], now=server.now)[request.key]
+    return next(r for r in report.metrics[f"{namespace}/{deployment}"] if r.metric == CRASH_FREE_SESSIONS)

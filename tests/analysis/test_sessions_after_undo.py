@@ -7,17 +7,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, PrometheusSettings, connect
-from hotfix_operator.analysis.queries import QuerySettings, build_request
-from hotfix_operator.analysis.thresholds import CRASH_FREE_SESSIONS
-from hotfix_operator.api.models import Analysis
 from hotfix_operator.api.status import AnalysisState
-from prometheus_history import BackfilledPrometheus, backfilled, history_now
+from prometheus_history import (
+    BackfilledPrometheus,
+    SessionSeries,
+    backfilled,
+    crash_free_of,
+    history_now,
+    sessions_history,
+)
 
 pytestmark = pytest.mark.real
 
 NAMESPACE = "undo"
-SCRAPE_SECONDS = 15
 HISTORY_SECONDS = 3600
 SESSIONS_PER_SCRAPE = 150.0
 # The bad revision crashed 20% of its sessions until the undo, 90 seconds before `now`; the one rolled back
@@ -25,18 +27,13 @@ SESSIONS_PER_SCRAPE = 150.0
 UNDO_AGE = 90
 
 
+def crash_ratio(age: float) -> float:
+    return 0.2 if age > UNDO_AGE else 0.001
+
+
 def history(now: int) -> str:
     labels = f'namespace="{NAMESPACE}",deployment="web"'
-    sessions = crashed = 0.0
-    total_rows, crashed_rows = [], []
-    for at in range(now - HISTORY_SECONDS, now + 1, SCRAPE_SECONDS):
-        sessions += SESSIONS_PER_SCRAPE
-        crashed += SESSIONS_PER_SCRAPE * (0.2 if now - at > UNDO_AGE else 0.001)
-        total_rows.append(f"app_sessions_total{{{labels}}} {sessions} {at}")
-        crashed_rows.append(f"app_sessions_crashed_total{{{labels}}} {crashed} {at}")
-    return "\n".join(
-        ["# TYPE app_sessions counter", *total_rows, "# TYPE app_sessions_crashed counter", *crashed_rows, "# EOF", ""]
-    )
+    return sessions_history(now, [SessionSeries(labels, crash_ratio)], SESSIONS_PER_SCRAPE, HISTORY_SECONDS)
 
 
 @pytest.fixture(scope="module")
@@ -60,16 +57,6 @@ def undone_prometheus() -> Iterator[BackfilledPrometheus]:
 def test_only_steps_after_the_undo_judge_the_recovery(
     undone_prometheus: BackfilledPrometheus, seconds_since: int, expected: AnalysisState, said: str
 ) -> None:
-    now = undone_prometheus.now
-    analyzer = PrometheusAnalyzer(connect(PrometheusSettings(url=undone_prometheus.url)))
-    request = build_request(
-        QuerySettings(),
-        f"{NAMESPACE}/web-hotfix",
-        ((NAMESPACE, "web"),),
-        Analysis.model_validate({"errorRate": {"enabled": False}, "latencyP95": {"enabled": False}}),
-        now - seconds_since,
-    )
-    report = analyzer.analyze([request], now=now)[request.key]
-    result = next(r for r in report.metrics[f"{NAMESPACE}/web"] if r.metric == CRASH_FREE_SESSIONS)
+    result = crash_free_of(undone_prometheus, NAMESPACE, "web", undone_prometheus.now - seconds_since)
     assert result.state == expected, result.reason
     assert said in result.reason
