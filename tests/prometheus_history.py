@@ -170,14 +170,22 @@ def sessions_history(now: int, series: list[SessionSeries], sessions_per_scrape:
     )
 
 
-def crash_free_of(server: BackfilledPrometheus, namespace: str, deployment: str, active_since: float) -> MetricResult:
+def crash_free_of(
+    server: BackfilledPrometheus,
+    namespace: str,
+    deployment: str,
+    active_since: float,
+    settings: QuerySettings | None = None,
+    **analysis: object,
+) -> MetricResult:
     """The crash-free sessions verdict of one Deployment at the history's ``now``, the other thresholds off."""
-    analyzer = PrometheusAnalyzer(connect(PrometheusSettings(url=server.url)))
+    settings = settings or QuerySettings()
+    analyzer = PrometheusAnalyzer(connect(PrometheusSettings(url=server.url)), settings)
     request = build_request(
-        QuerySettings(),
+        settings,
         f"{namespace}/{deployment}-hotfix",
         ((namespace, deployment),),
-        Analysis.model_validate({"errorRate": {"enabled": False}, "latencyP95": {"enabled": False}}),
+        Analysis.model_validate({"errorRate": {"enabled": False}, "latencyP95": {"enabled": False}, **analysis}),
         active_since,
     )
     report = analyzer.analyze([request], now=server.now)[request.key]

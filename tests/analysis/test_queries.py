@@ -69,7 +69,7 @@ def test_a_sessions_window_is_tiled_by_steps_that_end_now_and_hold_two_scrapes()
         assert "increase(" in query.promql
         points = [(query.start + k * step, 100.0) for k in range(int(over / step))]
         assert points[-1][0] == NOW
-        assert increase_within(points, NOW - over) == 100.0 * (over / step)
+        assert increase_within(points, NOW - over, timedelta(seconds=step)) == 100.0 * (over / step)
 
 
 def test_a_step_is_never_shorter_than_two_scrapes_when_the_window_allows() -> None:
@@ -120,11 +120,20 @@ def test_series_for_slices_by_labels() -> None:
 
 def test_increase_within_sums_the_steps_that_end_inside_the_window() -> None:
     points = [(0.0, 5.0), (10.0, 10.0), (20.0, float("nan")), (30.0, 7.0)]  # a step without data
-    assert increase_within(points, since=-10.0) == 22.0
-    assert increase_within(points, since=0.0) == 17.0
-    assert increase_within(points, since=15.0) == 7.0
-    assert increase_within(points, since=30.0) == 0.0
-    assert increase_within(None, since=0.0) is None
+    step = timedelta(seconds=10)
+    assert increase_within(points, since=-10.0, step=step) == 22.0
+    assert increase_within(points, since=0.0, step=step) == 17.0
+    assert increase_within(points, since=20.0, step=step) == 7.0
+    assert increase_within(points, since=30.0, step=step) == 0.0
+    assert increase_within(None, since=0.0, step=step) is None
+
+
+def test_a_point_near_the_window_start_ends_the_step_before_it() -> None:
+    """Points moved by a rounded start (here 0.4 s late, or early) still split at the window's start."""
+    step = timedelta(seconds=10)
+    late = [(0.4, 5.0), (10.4, 10.0), (20.4, 7.0)]
+    early = [(-0.4, 5.0), (9.6, 10.0), (19.6, 7.0)]
+    assert increase_within(late, since=0.0, step=step) == increase_within(early, since=0.0, step=step) == 17.0
 
 
 def test_presets_match_the_api_enum() -> None:

@@ -4,9 +4,11 @@ after the undo may judge the recovery, however the counting steps fall."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
+from hotfix_operator.analysis.queries import QuerySettings
 from hotfix_operator.api.status import AnalysisState
 from prometheus_history import (
     BackfilledPrometheus,
@@ -60,3 +62,17 @@ def test_only_steps_after_the_undo_judge_the_recovery(
     result = crash_free_of(undone_prometheus, NAMESPACE, "web", undone_prometheus.now - seconds_since)
     assert result.state == expected, result.reason
     assert said in result.reason
+
+
+def test_steps_of_fractional_seconds_are_read_where_they_were_planned(
+    undone_prometheus: BackfilledPrometheus,
+) -> None:
+    """A 200 s window at a 70 s interval is read in thirds of it. Sent as 66.667 s from a start rounded to the
+    second, the points fell off the planned ones: the step that straddles the undo was counted (93% crash-free,
+    "did not recover") and the freshest step of the window was left out (1,333 of its 2,000 sessions)."""
+    now, settings = undone_prometheus.now, QuerySettings(min_rate_window=timedelta(seconds=30))
+    thirds = {"interval": "70s", "crashFreeSessions": {"over": "200s"}}
+    after_undo = crash_free_of(undone_prometheus, NAMESPACE, "web", now - UNDO_AGE, settings, **thirds)
+    assert after_undo.state == AnalysisState.HEALTHY, after_undo.reason
+    whole_window = crash_free_of(undone_prometheus, NAMESPACE, "web", now - HISTORY_SECONDS, settings, **thirds)
+    assert "(2000 sessions)" in whole_window.reason

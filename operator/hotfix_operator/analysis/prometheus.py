@@ -181,11 +181,15 @@ class PrometheusAnalyzer:
         started = time.monotonic()
         failed = False
         try:
+            # The client rounds start and end to whole seconds: with a step of a third of 200 s, the points then
+            # fell up to half a second off the planned ones, and the last could fall past the end and be left
+            # out (the freshest crash-free step). So they are sent to the millisecond, as the step is.
             return self.connection.custom_query_range(
                 query.promql,
                 start_time=datetime.fromtimestamp(query.start, UTC),
                 end_time=datetime.fromtimestamp(query.end, UTC),
-                step=f"{query.step.total_seconds():g}",
+                step=f"{query.step.total_seconds():.3f}",
+                params={"start": f"{query.start:.3f}", "end": f"{query.end:.3f}"},
             )
         except (PrometheusApiClientException, requests.exceptions.RequestException, ValueError) as error:
             failed = True

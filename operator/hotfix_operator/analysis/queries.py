@@ -115,14 +115,19 @@ def _shape(metric: str, request: AnalysisRequest, settings: QuerySettings) -> ob
     return (analysis.interval, analysis.crash_free_sessions.source, analysis.crash_free_sessions.over)
 
 
+_MILLISECOND = timedelta(milliseconds=1)
+
+
 def counter_step(interval: timedelta, over: timedelta, min_window: timedelta) -> timedelta:
     """The step of a counter's range query over ``over``, each point the increase over the step before it: a
-    whole fraction of ``over`` (the steps tile the window and the last ends now), at most the interval where
-    that leaves a step of at least ``min_window`` (two scrapes, for ``increase()`` to see a rise), else the
-    whole window as one step."""
+    whole fraction of ``over`` to the millisecond (the steps tile the window and the last ends now), at most
+    the interval where that leaves a step of at least ``min_window`` (two scrapes, for ``increase()`` to see a
+    rise), else the whole window as one step."""
     most_steps = math.ceil(over / interval) if interval > timedelta(0) else 1
     widest_steps = math.floor(over / min_window) if min_window > timedelta(0) else most_steps
-    return over / max(1, min(most_steps, widest_steps))
+    # Whole milliseconds, as Prometheus reads a step: a third of 200 s sent as 66.667 s put its last point past
+    # the end of the range, where Prometheus left it out (the freshest step of the window).
+    return timedelta(milliseconds=math.floor(over / max(1, min(most_steps, widest_steps)) / _MILLISECOND))
 
 
 def crash_free_step(settings: QuerySettings, analysis: Analysis) -> timedelta:
@@ -166,7 +171,8 @@ def _group_queries(
         pair = preset.restarts_increase_queries(targets, counted)
     else:
         pair = preset.sessions_increase_queries(targets, counted)
-    first_step_end = now - over.total_seconds() + step.total_seconds()
+    # Anchored at now: a step rounded down to the millisecond tiles a hair less than the window.
+    first_step_end = now - (math.floor(over / step) - 1) * step.total_seconds()
     return [RangeQuery(promql, first_step_end, now, step) for promql in pair]
 
 

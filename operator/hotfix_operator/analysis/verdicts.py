@@ -81,14 +81,18 @@ def evaluate_latency_points(points: list[Point] | None, request: AnalysisRequest
     )
 
 
-def increase_within(points: list[Point] | None, since: float) -> float | None:
-    """How much a counter grew since ``since``, from points that are each the increase over the step that
-    ends at them (PromQL's ``increase()`` per series, then summed: resets and failed scrapes are handled
-    there); None when there is no series. ``since`` falls on a step's start (see ``counted_window``).
+def increase_within(points: list[Point] | None, since: float, step: timedelta) -> float | None:
+    """How much a counter grew since ``since``, from points ``step`` apart that are each the increase over
+    the step that ends at them (PromQL's ``increase()`` per series, then summed: resets and failed scrapes are
+    handled there); None when there is no series. ``since`` falls on a step's start (see ``counted_window``).
+
+    The point at ``since`` ends the step before it, wherever the server put it: a point counts only when more
+    than half a step after ``since``, so a grid moved by a rounded start or step is still read right.
     """
     if points is None:
         return None
-    return float(sum(v for t, v in points if t > since + 1e-3 and not math.isnan(v)))
+    after = since + max(step.total_seconds() / 2, 1e-3)
+    return float(sum(v for t, v in points if t > after and not math.isnan(v)))
 
 
 def counted_window(request: AnalysisRequest, now: float, step: timedelta) -> timedelta:
@@ -126,8 +130,8 @@ def evaluate_sessions_points(
     threshold = request.analysis.crash_free_sessions
     window = counted_window(request, now, step)
     since = now - window.total_seconds()
-    total = increase_within(total_points, since)
-    crashed = increase_within(crashed_points, since)
+    total = increase_within(total_points, since, step)
+    crashed = increase_within(crashed_points, since, step)
     if total is None:
         # Backends have no session metrics: say so and judge the hotfix on the other thresholds.
         return MetricResult(
@@ -166,7 +170,7 @@ def evaluate_restarts_points(
     pods = next((v for _, v in reversed(pod_points or []) if not math.isnan(v)), None)
     return evaluate_restarts(
         pods=pods,
-        restarts=increase_within(restart_points, now - window.total_seconds()),
+        restarts=increase_within(restart_points, now - window.total_seconds(), step),
         min_ratio=request.analysis.crash_free_sessions.min,
         window=window,
         now=now,
