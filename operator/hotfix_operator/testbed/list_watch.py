@@ -109,6 +109,9 @@ class ListWatchCache(Generic[Projection]):
             for event in _events(response):
                 resource_version = self._apply(event) or resource_version
         finally:
+            # Closed before it goes back to the pool: a watch left mid-stream must not hand its unread bytes
+            # to the next request on that connection.
+            response.close()
             response.release_conn()
         return resource_version
 
