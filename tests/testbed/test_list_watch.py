@@ -11,7 +11,6 @@ from kubernetes import client
 from hotfix_operator.testbed.list_watch import ListWatchCache, WatchExpired
 from hotfix_operator.testbed.processes import wait_until
 from hotfix_operator.testbed.simulator import WorkloadSimulator
-from hotfix_operator.testbed.telemetry_shapes import PodIdentity
 from operator_support import BAD_IMAGE, Cluster
 
 
@@ -64,28 +63,29 @@ def test_the_simulator_serves_the_ready_pods_of_each_deployment_as_they_come_and
     simulator.replica_sets.start("watch-replicasets")
     try:
 
-        def serving(image: str) -> set[str]:
+        def serving(bad: bool) -> set[str]:
             return {
                 identity.pod
                 for identity, behaviour in simulator.ready_pods().items()
                 if identity.namespace == namespace
                 and identity.deployment == "checkout"
                 # The bad image errs (its behaviour by image), so the pods of each revision tell apart.
-                and (behaviour.error_ratio > 0.01) == (image == BAD_IMAGE)
+                and (behaviour.error_ratio > 0.01) == bad
             }
 
-        def pods_of_revision() -> set[str]:
+        def live_pods() -> set[str]:
             pods = client.CoreV1Api(api_client).list_namespaced_pod(namespace).items
             return {pod.metadata.name for pod in pods if pod.metadata.deletion_timestamp is None}
 
-        wait_until(lambda: len(serving("good")) == 2, timeout=10, what="the two pods of the first revision")
-        assert serving("good") == pods_of_revision()
+        wait_until(lambda: len(serving(bad=False)) == 2, timeout=10, what="the two pods of the first revision")
+        assert serving(bad=False) == live_pods()
         cluster.set_image("checkout", BAD_IMAGE)
         wait_until(lambda: cluster.rolled_out("checkout"), timeout=60, what="the bad revision to roll out")
+        # The old pods go as their deletion arrives through the watch, the new ones come as they turn Ready.
         wait_until(
-            lambda: len(serving(BAD_IMAGE)) == 2 and not serving("good"), timeout=10, what="the bad revision's pods"
+            lambda: serving(bad=True) == live_pods() and not serving(bad=False), timeout=10, what="the new pods only"
         )
-        assert all(isinstance(identity, PodIdentity) for identity in simulator.ready_pods())
+        assert len(serving(bad=True)) == 2
     finally:
         simulator.stop()
 
