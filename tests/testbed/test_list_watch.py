@@ -90,10 +90,10 @@ def test_the_simulator_serves_the_ready_pods_of_each_deployment_as_they_come_and
         simulator.stop()
 
 
-@pytest.mark.parametrize("code", [410, 500])
-def test_a_watch_error_ends_the_watch(code: int) -> None:
+@pytest.mark.parametrize(("code", "message"), [(410, "too old resource version"), (500, "etcdserver: leader changed")])
+def test_a_watch_error_ends_the_watch(code: int, message: str) -> None:
     cache = ListWatchCache(lambda **kwargs: None, config_map_data)
-    error = {"type": "ERROR", "object": {"kind": "Status", "code": code, "message": "too old resource version"}}
+    error = {"type": "ERROR", "object": {"kind": "Status", "code": code, "message": message}}
     # 410 Gone: list again; anything else: the retry after a pause, which lists again too.
     with pytest.raises(WatchExpired if code == 410 else RuntimeError):
         cache._apply(error)
