@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -120,3 +122,41 @@ def test_the_operator_process_never_loads_the_kubernetes_package() -> None:
         check=True,
     )
     assert "kubernetes.client" in without.stdout  # the probe sees the package when it is let in
+
+
+def _run_operator(env: dict[str, str], *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hotfix_operator.cli.main", "run", "--prometheus-url", "http://127.0.0.1:1", *flags],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+
+
+def test_run_without_credentials_stops_at_once_saying_so(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-kubeconfig"
+    answer = _run_operator({"KUBECONFIG": str(missing), "HOME": str(tmp_path)}, "--metrics-port", "0")
+    assert answer.returncode == 1
+    assert f"error: credentials: kubeconfig {missing}" in answer.stderr
+
+
+def test_run_with_its_metrics_port_taken_stops_at_once_naming_it(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump({
+            "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+            "users": [{"name": "u", "user": {"token": "t"}}],
+            "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+            "current-context": "x",
+        })
+    )  # fmt: skip
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        answer = _run_operator(
+            {"KUBECONFIG": str(kubeconfig)}, "--metrics-address", "127.0.0.1", "--metrics-port", str(port)
+        )
+    assert answer.returncode == 1
+    assert f"error: /metrics on 127.0.0.1:{port}:" in answer.stderr

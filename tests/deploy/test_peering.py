@@ -73,6 +73,15 @@ def _set_peer(api_client: client.ApiClient, identity: str, entry: dict[str, obje
     )
 
 
+def _wait_start_up_lines(operator: OperatorProcess, count: int) -> None:
+    """The start-up's lines come out once Kopf's logging is set up, after its steps (engine/boot.py)."""
+    wait_until(
+        lambda: operator.log_path.read_text().count("first steps at start-up for 1 Hotfixes") == count,
+        timeout=10,
+        what=f"start-up steps logged {count} times",
+    )
+
+
 def test_a_replica_alone_in_its_peering_steps_new_hotfixes_at_start_up_and_one_beside_a_live_peer_waits(
     testbed: TestBed, testbed_state: TestBedState, hotfix_crd: None, peering_object: None,
     api_client: client.ApiClient, namespace: str,
@@ -91,14 +100,14 @@ def test_a_replica_alone_in_its_peering_steps_new_hotfixes_at_start_up_and_one_b
     operator.start()
     try:
         cluster.wait_phase("api-fix", "AwaitingApproval", timeout=30)
-        assert operator.log_path.read_text().count("first steps at start-up for 1 Hotfixes") == 1
+        _wait_start_up_lines(operator, 1)
         # SIGKILL leaves its keep-alive in the peering object for a minute: the same pod's next process
         # is the same replica, and steps at once.
         operator.kill()
         cluster.apply_hotfix(hotfix_manifest("web-fix", ["web"], FIXED_IMAGE, approval={"required": True}))
         operator.start()
         cluster.wait_phase("web-fix", "AwaitingApproval", timeout=30)
-        assert operator.log_path.read_text().count("first steps at start-up for 1 Hotfixes") == 2
+        _wait_start_up_lines(operator, 2)
         operator.stop()
         # A debug run of lower priority, live: Kopf lets this replica act, but the other one acts too until it
         # sees this one's keep-alive, so no step is taken before Kopf's own peering has been read.

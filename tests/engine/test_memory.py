@@ -6,7 +6,7 @@ import gc
 import json
 from pathlib import Path
 
-from hotfix_operator.engine.memory import freeze_start_up_objects, limit_arenas, trim
+from hotfix_operator.engine.memory import freeze_start_up_objects, limit_arenas, pause_collections_until_frozen, trim
 
 # About the size of a Hotfix in Monitoring as the API server sends it.
 HOTFIX_JSON = json.dumps(
@@ -40,16 +40,20 @@ def test_arenas_are_limited_and_a_burst_of_decoded_hotfixes_is_given_back() -> N
     assert len(kept) == 120
 
 
-def test_objects_alive_at_start_up_are_left_out_of_every_collection() -> None:
+def test_objects_alive_at_start_up_are_left_out_of_every_collection_which_resumes_then() -> None:
     threshold = gc.get_threshold()
     # Dicts holding a list: the collector tracks them (a dict of atoms alone it does not).
     start_up_objects = [{"module-level": [index]} for index in range(1000)]
     try:
+        pause_collections_until_frozen()
+        assert not gc.isenabled()
         freeze_start_up_objects()
+        assert gc.isenabled()
         collectable = {id(item) for generation in range(3) for item in gc.get_objects(generation)}
         assert not any(id(item) in collectable for item in start_up_objects)
         assert gc.get_freeze_count() >= len(start_up_objects)
         assert gc.get_threshold()[0] > threshold[0]
     finally:
+        gc.enable()
         gc.unfreeze()
         gc.set_threshold(*threshold)

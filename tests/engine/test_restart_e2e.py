@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -14,6 +16,11 @@ from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.processes import wait_until
 from hotfix_operator.testbed.stack import TestBed, TestBedState
 from operator_support import BAD_IMAGE, FIXED_IMAGE, GOOD_IMAGE, Cluster, hotfix_manifest
+
+
+def _log_lines(operator: OperatorProcess) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in operator.log_path.read_text().splitlines() if line.startswith("{")]
+
 
 NEXT_PHASE = {"RollingOut": "Monitoring", "Monitoring": "RollingBack", "RollingBack": "RolledBack"}
 
@@ -140,7 +147,19 @@ def test_a_hotfix_applied_while_no_operator_ran_is_stepped_at_the_start_up_and_h
     assert cluster.status("cart-fix")["phase"] == "Failed"
     refused = cluster.wait_phase("dup-fix", "Failed", timeout=30)
     assert any(c["reason"] == "TargetInUse" for c in refused["conditions"]), refused
-    assert "first steps at start-up for 3 Hotfixes" in restartable_operator.log_path.read_text()
+    # The step ran before Kopf's logging was set up (engine/boot.py): its lines come out once it is, as JSON lines
+    # naming the Hotfix.
+    wait_until(
+        lambda: "first steps at start-up for 3 Hotfixes" in restartable_operator.log_path.read_text(),
+        timeout=10,
+        what="the start-up's lines",
+    )
+    stepped = [
+        line["object"]["name"]
+        for line in _log_lines(restartable_operator)
+        if line["message"] == "phase - -> Pending" and line["object"]["namespace"] == cluster.namespace
+    ]
+    assert sorted(stepped) == ["api-fix", "cart-fix", "dup-fix"]
     wait_until(lambda: "BaselineRecorded" in cluster.event_reasons("api-fix"), timeout=30, what="its held Event")
     wait_until(lambda: "Failed" in cluster.event_reasons("cart-fix"), timeout=30, what="the ended one's Event")
     cluster.annotate_hotfix("api-fix", "hotfix.dev/approved-by", "alice")

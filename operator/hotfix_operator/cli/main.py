@@ -200,10 +200,12 @@ def peering_identity() -> str:
 def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
     import asyncio
 
-    keep_kubernetes_package_out()
-    import kopf
+    from hotfix_operator.engine.memory import pause_collections_until_frozen
 
-    from hotfix_operator.engine import handlers
+    # The start-up makes some 170,000 objects that live as long as the process: no collection walks them now.
+    pause_collections_until_frozen()
+    keep_kubernetes_package_out()
+    from hotfix_operator.engine import boot
 
     try:
         config = _run_config(args)
@@ -211,24 +213,51 @@ def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: Te
         # A bad setting (flag, environment or endpoints file) names itself and stops before anything runs.
         print(f"error: {error}", file=stderr)
         return EXIT_BAD_INPUT
-    handlers.RUNTIME.config = config
-    handlers.RUNTIME.namespaces = list(args.namespace or [])
-    handlers.RUNTIME.peering_identity = peering_identity()
-    kopf.configure(
-        verbose=args.verbose, log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL
-    )
-    asyncio.run(
-        kopf.operator(
-            clusterwide=not args.namespace,
-            namespaces=args.namespace or [],
-            standalone=args.peering is None,
-            peering_name=args.peering,
-            priority=args.priority,
-            identity=handlers.RUNTIME.peering_identity,
-            liveness_endpoint=args.liveness,
-        )
-    )
+    boot.RUNTIME.config = config
+    boot.RUNTIME.namespaces = list(args.namespace or [])
+    boot.RUNTIME.peering_identity = peering_identity()
+    try:
+        asyncio.run(_run_operator(args, boot.RUNTIME.peering_identity))
+    except boot.StartUpError as error:
+        print(f"error: {error}", file=stderr)
+        return EXIT_FAILURE
     return EXIT_OK
+
+
+async def _run_operator(args: argparse.Namespace, identity: str) -> None:
+    """The start-up before Kopf (engine/boot.py), then Kopf with the operator's handlers."""
+    import importlib
+    import logging
+
+    from hotfix_operator.engine import boot
+
+    held_records = boot.HeldLogRecords(logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        await boot.start_up(boot.start_up_peering(args.peering, identity, args.priority), _post_kopf_event)
+    finally:
+        import kopf
+
+        importlib.import_module("hotfix_operator.engine.handlers")  # registers the operator's handlers with Kopf
+        kopf.configure(
+            verbose=args.verbose, log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.FULL
+        )
+        held_records.replay()
+    await kopf.operator(
+        clusterwide=not args.namespace,
+        namespaces=args.namespace or [],
+        standalone=args.peering is None,
+        peering_name=args.peering,
+        priority=args.priority,
+        identity=identity,
+        liveness_endpoint=args.liveness,
+    )
+
+
+def _post_kopf_event(body: dict[str, Any], *, type: str, reason: str, message: str) -> None:
+    """The operator's Event sink, Kopf's: imported by then (the start-up steps hold their Events, engine/boot.py)."""
+    import kopf
+
+    kopf.event(body, type=type, reason=reason, message=message)
 
 
 def _cmd_rules(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:

@@ -1,105 +1,39 @@
-"""Kopf registration: one daemon per Hotfix drives the controller; start-up wires the adapters.
+"""Kopf registration: one daemon per Hotfix drives the controller, which engine/boot.py built before Kopf.
 
 Thin on purpose: everything that decides lives in the controller and the pure modules below it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import random
-import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 
-from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, connect
-from hotfix_operator.analysis.scheduler import AnalysisScheduler
 from hotfix_operator.api.models import GROUP, PLURAL, VERSION, SpecError, parse_spec
 from hotfix_operator.api.policy import POLICY_PLURAL
 from hotfix_operator.api.status import TERMINAL_PHASES, HotfixStatus, Phase
-from hotfix_operator.engine.config import OperatorConfig
+from hotfix_operator.engine.boot import PEERING_LIFETIME_SECONDS, RUNTIME
 from hotfix_operator.engine.controller import HotfixController
 from hotfix_operator.engine.diffbase import LeanAnnotationsDiffBaseStorage
-from hotfix_operator.engine.first_steps import (
-    FIRST_STEPS_WAIT_SECONDS,
-    Peering,
-    list_at_start_up,
-    peering_objection,
-)
-from hotfix_operator.engine.memory import freeze_start_up_objects, limit_arenas, trim_periodically
-from hotfix_operator.engine.metrics import OperatorMetrics
-from hotfix_operator.kube.api import KubeApi
-from hotfix_operator.kube.credentials import Credentials, load_credentials
-from hotfix_operator.kube.hotfixes import NAMESPACE_NAME, HotfixClient, HotfixGone
-from hotfix_operator.kube.identity import TenantClients
-from hotfix_operator.kube.peering import PeeringClient
-from hotfix_operator.kube.prometheus_rules import PrometheusRuleClient
+from hotfix_operator.engine.memory import freeze_start_up_objects
+from hotfix_operator.kube.hotfixes import HotfixGone
 from hotfix_operator.kube.unavailable import ApiUnavailable, as_unavailable
-from hotfix_operator.notify.alertmanager import AlertmanagerNotifier
-from hotfix_operator.notify.notifier import Notifier
 from hotfix_operator.rules.lifecycle import rolled_back_watch_ends
 
 # A failed step (a bug, an unexpected answer) is retried after this long instead of ending the daemon.
 ERROR_RETRY_SECONDS = 5.0
 # A step that met an unavailable API server (and no Retry-After) comes back within this long.
 UNAVAILABLE_RETRY_SECONDS = 5.0
-log = logging.getLogger("hotfix_operator")
-
-
-@dataclass
-class Runtime:
-    config: OperatorConfig
-    controller: HotfixController | None = None
-    # Read once, by whichever comes first (Kopf's login or the start-up handler), for both.
-    credentials: Credentials | None = None
-    # The namespaces given to ``run`` (empty: cluster-wide), for the start-up listing of new Hotfixes.
-    namespaces: list[str] = field(default_factory=list)
-    # This replica's identity in Kopf's peering, given to Kopf too (its keep-alives and the start-up's agree).
-    peering_identity: str | None = None
-    background: list[asyncio.Future[Any]] = field(default_factory=list)
-
-
-RUNTIME = Runtime(config=OperatorConfig())
-
-
-def build_controller(operator_config: OperatorConfig, api: KubeApi) -> HotfixController:
-    metrics = OperatorMetrics()
-    analyzers: dict[str, PrometheusAnalyzer] = {}
-
-    def analyzer_for(endpoint: str) -> PrometheusAnalyzer:
-        # One analyzer (and connection pool) per endpoint: Hotfixes sharing one are batched together. Only
-        # endpoints of the operator's own configuration exist; the controller refuses any other name.
-        if endpoint not in analyzers:
-            settings = operator_config.prometheus_endpoints[endpoint]
-            analyzers[endpoint] = PrometheusAnalyzer(
-                connect(settings), operator_config.query_settings, metrics.observe_query, settings.timeout_seconds
-            )
-        return analyzers[endpoint]
-
-    hotfixes = HotfixClient(api)
-    tenants = TenantClients(api)
-    return HotfixController(
-        tenants=tenants,
-        prometheus_rules=PrometheusRuleClient(api),
-        alertmanager=AlertmanagerNotifier(operator_config.alertmanager) if operator_config.alertmanager else None,
-        hotfixes=hotfixes,
-        scheduler=AnalysisScheduler(analyzer_for),
-        notifier=Notifier(tenants.read_secret_value, operator_config.notify_timeout_seconds),
-        post_event=kopf.event,
-        metrics=metrics,
-        config=operator_config,
-    )
 
 
 @kopf.on.startup()
-async def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_: Any) -> None:
+async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    """Kopf's settings; the adapters and the first steps of new Hotfixes came before Kopf (engine/boot.py)."""
     logging.getLogger("kopf.objects").addFilter(_quiet_claim_tracking)
-    # Before the adapters' thread pool exists: each thread would otherwise get a malloc arena of its own.
-    limit_arenas()
     settings.posting.reporting_component = "hotfix-operator"
     settings.posting.event_name_prefix = "hotfix-"
     settings.persistence.finalizer = f"{GROUP}/finalizer"
@@ -108,85 +42,13 @@ async def configure(settings: kopf.OperatorSettings, logger: logging.Logger, **_
     settings.persistence.diffbase_storage = LeanAnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
     )
+    # The keep-alive the start-up steps wrote into the peering object says the same lifetime.
+    settings.peering.lifetime = PEERING_LIFETIME_SECONDS
     # Least privilege: the operator needs no list/watch on CRDs or namespaces.
     settings.scanning.disabled = True
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 310
-    credentials = RUNTIME.credentials or await asyncio.to_thread(load_credentials)
-    RUNTIME.credentials = credentials
-    RUNTIME.controller = build_controller(RUNTIME.config, KubeApi(credentials))
-    RUNTIME.background.append(asyncio.create_task(trim_periodically()))
-    if RUNTIME.controller.alertmanager is not None:
-        # Kept on the runtime: a task nobody references can be collected mid-flight.
-        RUNTIME.background.append(asyncio.create_task(RUNTIME.controller.alertmanager.run()))
-    if RUNTIME.config.metrics_port:
-        RUNTIME.controller.metrics.serve(RUNTIME.config.metrics_address, RUNTIME.config.metrics_port)
-        logger.info("serving /metrics on %s:%d", RUNTIME.config.metrics_address, RUNTIME.config.metrics_port)
-    await first_steps(RUNTIME.controller, settings, logger)
     freeze_start_up_objects()
-
-
-def start_up_peering(settings: kopf.OperatorSettings) -> Peering | None:
-    """This replica in Kopf's peering, for the start-up steps; None when standalone."""
-    if settings.peering.standalone:
-        return None
-    return Peering(
-        name=settings.peering.name,
-        namespaces=None if settings.peering.clusterwide else list(RUNTIME.namespaces),
-        identity=RUNTIME.peering_identity or "",
-        priority=settings.peering.priority,
-        lifetime=settings.peering.lifetime,
-    )
-
-
-def _listing_at_start_up(
-    controller: HotfixController, peering: Peering | None
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | str | None:
-    """The new Hotfixes and their neighbours (first_steps.list_at_start_up), or why this replica may not step
-    them (another replica is live in its peering)."""
-    if peering is not None:
-        objection = peering_objection(PeeringClient(controller.hotfixes.api), peering, datetime.now(UTC))
-        if objection is not None:
-            return objection
-    return list_at_start_up(controller.hotfixes, RUNTIME.namespaces)
-
-
-async def first_steps(controller: HotfixController, settings: kopf.OperatorSettings, logger: logging.Logger) -> None:
-    """The first step of each Hotfix applied while no operator ran, before Kopf's watches begin
-    (engine/first_steps.py), waited for at most FIRST_STEPS_WAIT_SECONDS: past that, Kopf starts and its own
-    listing steps them (a listing that comes back later is dropped unused)."""
-    started = time.monotonic()
-    peering = start_up_peering(settings)
-    if peering is not None and (
-        not RUNTIME.peering_identity or not all(NAMESPACE_NAME.fullmatch(name) for name in RUNTIME.namespaces)
-    ):
-        return  # no identity of its own to write (embedded use), or namespace patterns: left to Kopf's listing
-    listing = asyncio.ensure_future(asyncio.to_thread(_listing_at_start_up, controller, peering))
-    await asyncio.wait({listing}, timeout=FIRST_STEPS_WAIT_SECONDS)
-    if not listing.done():
-        RUNTIME.background.append(listing)  # its thread runs to the end; the answer is not used
-        logger.warning("new Hotfixes not listed within %.0fs: they wait for Kopf's listing", FIRST_STEPS_WAIT_SECONDS)
-        return
-    try:
-        listed = listing.result()
-    except Exception as error:  # the start-up must go on: Kopf's listing steps them too
-        logger.warning("new Hotfixes not listed at start-up: %s", error)
-        return
-    if isinstance(listed, str):
-        logger.info("no first steps at start-up, they wait for Kopf's peering and listing: %s", listed)
-        return
-    if listed is None or not listed[0]:
-        return
-    new, neighbours = listed
-    for body in neighbours:
-        controller.claims.seen(body["metadata"]["namespace"], body)
-    controller.first_steps.expect(new)
-    logger.info("first steps at start-up for %d Hotfixes no operator has handled yet", len(new))
-    steps = asyncio.gather(*(
-        controller.first_step(body, kopf.LocalObjectLogger(body=kopf.Body(body), settings=settings)) for body in new
-    ))  # fmt: skip
-    RUNTIME.background.append(steps)
-    await asyncio.wait({steps}, timeout=max(FIRST_STEPS_WAIT_SECONDS - (time.monotonic() - started), 0.0))
 
 
 @kopf.on.login()
@@ -194,9 +56,8 @@ def login(**_: Any) -> kopf.ConnectionInfo:
     """Kopf's watches use the credentials the operator's own calls use (its own login would read them through
     the ``kubernetes`` package when installed, which this process does not load); Kopf logs in again with a
     fresh token when the API server refuses one."""
-    if RUNTIME.credentials is None:
-        RUNTIME.credentials = load_credentials()
     credentials = RUNTIME.credentials
+    assert credentials is not None, "the start-up (engine/boot.py) reads the credentials before Kopf runs"
     credentials.expire_token()
     return kopf.ConnectionInfo(
         server=credentials.server,

@@ -40,8 +40,16 @@ def limit_arenas() -> bool:
     return libc is not None and bool(libc.mallopt(M_ARENA_MAX, ARENAS))
 
 
+def pause_collections_until_frozen() -> None:
+    """No garbage collection until ``freeze_start_up_objects``: the imports alone make some 170,000 objects,
+    all alive for good, and the collections they set off walked them again and again (a twentieth of the
+    imports' time, on the way to a restart's first reconcile)."""
+    gc.disable()
+
+
 def freeze_start_up_objects() -> None:
-    """Exempt everything alive after start-up (the modules, the configuration) from garbage collection.
+    """Exempt everything alive after start-up (the modules, the configuration) from garbage collection, and
+    collect again from here on (if ``pause_collections_until_frozen`` paused it).
 
     A full collection walks every tracked object; the imported libraries alone are some 170,000 of them, and
     the first seconds amid 1,000 Hotfixes (the initial list decoded, every object met) run several full
@@ -51,6 +59,7 @@ def freeze_start_up_objects() -> None:
     # Collections of the youngest objects every 10,000 allocations rather than 700: a decoded list of Hotfixes
     # is tens of thousands of containers and no cycle. Cycles still go within a minute: trim() collects fully.
     gc.set_threshold(YOUNG_COLLECTION_ALLOCATIONS, *gc.get_threshold()[1:])
+    gc.enable()
 
 
 def trim() -> bool:

@@ -45,7 +45,8 @@ class OperatorProcess:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     def start(self) -> float:
-        """Start and wait until it serves /metrics (its start-up handler ran); returns the seconds it took."""
+        """Start and wait until it serves /metrics (its adapters are wired, engine/boot.py); returns the seconds it
+        took. Kopf, and the start-up steps' log lines, come a moment later."""
         started = time.monotonic()
         env = dict(os.environ)
         env.update(
