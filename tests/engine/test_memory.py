@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import weakref
 from pathlib import Path
 
 from hotfix_operator.engine.memory import freeze_start_up_objects, limit_arenas, pause_collections_until_frozen, trim
@@ -40,6 +41,10 @@ def test_arenas_are_limited_and_a_burst_of_decoded_hotfixes_is_given_back() -> N
     assert len(kept) == 120
 
 
+class _Cycle:
+    itself: object = None
+
+
 def test_objects_alive_at_start_up_are_left_out_of_every_collection_which_resumes_then() -> None:
     threshold = gc.get_threshold()
     # Dicts holding a list: the collector tracks them (a dict of atoms alone it does not).
@@ -47,8 +52,13 @@ def test_objects_alive_at_start_up_are_left_out_of_every_collection_which_resume
     try:
         pause_collections_until_frozen()
         assert not gc.isenabled()
+        garbage = _Cycle()
+        garbage.itself = garbage
+        left = weakref.ref(garbage)
+        del garbage
         freeze_start_up_objects()
         assert gc.isenabled()
+        assert left() is None  # a cycle the start-up dropped is collected, not frozen for good
         collectable = {id(item) for generation in range(3) for item in gc.get_objects(generation)}
         assert not any(id(item) in collectable for item in start_up_objects)
         assert gc.get_freeze_count() >= len(start_up_objects)
