@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -160,3 +161,10 @@ def test_run_with_its_metrics_port_taken_stops_at_once_naming_it(tmp_path: Path)
         )
     assert answer.returncode == 1
     assert f"error: /metrics on 127.0.0.1:{port}:" in answer.stderr
+
+
+def test_run_with_a_bad_setting_names_it_and_leaves_the_process_as_it_was() -> None:
+    code, _, err = run(["run", "--min-rate-window", "soon"], "")
+    assert code == 2
+    assert "error:" in err and "soon" in err
+    assert gc.isenabled()  # collections, paused for the start-up, are back: nothing started

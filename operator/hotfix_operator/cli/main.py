@@ -199,6 +199,7 @@ def peering_identity() -> str:
 
 def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
     import asyncio
+    import gc
 
     from hotfix_operator.engine.memory import pause_collections_until_frozen
 
@@ -211,6 +212,7 @@ def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: Te
         config = _run_config(args)
     except ValueError as error:
         # A bad setting (flag, environment or endpoints file) names itself and stops before anything runs.
+        gc.enable()
         print(f"error: {error}", file=stderr)
         return EXIT_BAD_INPUT
     boot.RUNTIME.config = config

@@ -99,7 +99,7 @@ def build_controller(operator_config: OperatorConfig, api: KubeApi, post_event: 
 
 def object_logger(body: dict[str, Any]) -> logging.LoggerAdapter[logging.Logger]:
     """A Hotfix's logger for its start-up step: the record Kopf's local object logger makes (the object's
-    reference for the JSON line and the plain prefix; not posted as an Event)."""
+    reference, the JSON line's ``object``; not posted as an Event)."""
     metadata = body.get("metadata") or {}
     reference = {
         "apiVersion": body.get("apiVersion"),
