@@ -198,13 +198,22 @@ def peering_identity() -> str:
 
 
 def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
-    import asyncio
     import gc
 
     from hotfix_operator.engine.memory import pause_collections_until_frozen
 
     # The start-up makes some 170,000 objects that live as long as the process: no collection walks them now.
     pause_collections_until_frozen()
+    try:
+        return _start_operator(args, stderr)
+    finally:
+        # However it ended (a bad setting, a failed start-up, Kopf stopped), collections are on as they were.
+        gc.enable()
+
+
+def _start_operator(args: argparse.Namespace, stderr: TextIO) -> int:
+    import asyncio
+
     keep_kubernetes_package_out()
     from hotfix_operator.engine import boot
 
@@ -212,7 +221,6 @@ def _cmd_run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: Te
         config = _run_config(args)
     except ValueError as error:
         # A bad setting (flag, environment or endpoints file) names itself and stops before anything runs.
-        gc.enable()
         print(f"error: {error}", file=stderr)
         return EXIT_BAD_INPUT
     boot.RUNTIME.config = config
