@@ -111,8 +111,12 @@ def test_crash_free_window_is_clipped_to_the_time_since_rollout(
 @pytest.mark.parametrize(
     ("override", "reason"),
     [
-        ('sum(rate(http_requests_total{namespace="{{namespace}}"}[1m])', "Prometheus refused the query (bad_data)"),
-        ('sum(rate(no_such_metric{deployment="{{deployment}}"}[1m]))', "no series"),
+        ('label_replace(vector(1), "x", "$1", "y", "(")', "Prometheus refused the query (bad_data)"),
+        (
+            'sum(rate(http_requests_total{namespace="{{namespace}}"}[1m])',
+            "query override refused (never sent): not PromQL",
+        ),
+        ('sum(rate(no_such_metric{namespace="{{namespace}}",deployment="{{deployment}}"}[1m]))', "no series"),
     ],
 )
 def test_broken_queries_are_inconclusive_with_the_reason(
@@ -332,7 +336,7 @@ def test_an_override_that_finds_nothing_asks_no_follow_up_question() -> None:
         "new",
         int(time.time()),
         ran_for=0,
-        errorRate={"query": 'my_ratio{ns="{{namespace}}"}'},
+        errorRate={"query": 'my_ratio{namespace="{{namespace}}"}'},
         latencyP95={"enabled": False},
         crashFreeSessions={"enabled": False},
     )

@@ -9,11 +9,12 @@ from hotfix_operator.analysis.presets import PRESET_NAMES, presets
 from hotfix_operator.analysis.queries import (
     AnalysisRequest,
     QuerySettings,
+    RangeQuery,
     build_request,
     override_queries,
     plan_queries,
-    render_override,
 )
+from hotfix_operator.analysis.tenant_queries import OverrideRefused, render_override
 from hotfix_operator.analysis.verdicts import by_target, increase_within, series_for
 from hotfix_operator.api.models import Analysis, Telemetry
 
@@ -91,11 +92,27 @@ def test_a_window_shorter_than_two_scrapes_is_counted_over_two_scrapes() -> None
 
 
 def test_overrides_leave_the_batch() -> None:
-    custom = request(5, errorRate={"query": 'my_ratio{ns="{{namespace}}",d="{{deployment}}"}[{{window}}]'})
+    custom = request(5, errorRate={"query": 'my_ratio{namespace="{{namespace}}",d="{{deployment}}"}[{{window}}]'})
     plan = plan_queries(QuerySettings(), [request(0), custom], NOW)
     assert ("errorRate", "ns/hf-5") not in plan.routes
-    query = override_queries(custom, custom.targets[0], NOW)["errorRate"]
-    assert query.promql == 'my_ratio{ns="ns-2",d="svc-5"}[30s]'
+    query = override_queries(QuerySettings(), custom, custom.targets[0], NOW)["errorRate"]
+    assert isinstance(query, RangeQuery)
+    assert query.promql == 'my_ratio{namespace="ns-2",d="svc-5"}[30s]'
+
+
+def test_an_override_reading_another_namespace_is_refused_not_sent() -> None:
+    custom = request(5, errorRate={"query": 'my_ratio{namespace="other"}'})
+    refused = override_queries(QuerySettings(), custom, custom.targets[0], NOW)["errorRate"]
+    assert isinstance(refused, OverrideRefused)
+    assert 'namespace="ns-2"' in str(refused)
+
+
+def test_overrides_switched_off_are_refused_however_pinned() -> None:
+    custom = request(5, errorRate={"query": 'my_ratio{namespace="{{namespace}}"}'})
+    settings = QuerySettings(allow_overrides=False)
+    refused = override_queries(settings, custom, custom.targets[0], NOW)["errorRate"]
+    assert isinstance(refused, OverrideRefused)
+    assert "HOTFIX_ALLOW_QUERY_OVERRIDES=false" in str(refused)
 
 
 def test_selector_escapes_regex_metacharacters_for_promql() -> None:
@@ -103,7 +120,8 @@ def test_selector_escapes_regex_metacharacters_for_promql() -> None:
 
 
 def test_render_override_with_millisecond_window() -> None:
-    assert render_override("x[{{window}}]", "n", "d", timedelta(milliseconds=1500)) == "x[1500ms]"
+    rendered = render_override('x{namespace="{{namespace}}"}[{{window}}]', "n", "d", timedelta(milliseconds=1500))
+    assert rendered == 'x{namespace="n"}[1500ms]'
 
 
 def test_series_for_slices_by_labels() -> None:

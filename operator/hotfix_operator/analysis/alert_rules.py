@@ -24,7 +24,8 @@ from datetime import timedelta
 from typing import Any
 
 from hotfix_operator.analysis.presets.base import Target, TelemetryPreset, promql_duration
-from hotfix_operator.analysis.queries import AnalysisRequest, QuerySettings, rate_window, render_override
+from hotfix_operator.analysis.queries import AnalysisRequest, QuerySettings, rate_window
+from hotfix_operator.analysis.tenant_queries import render_override
 from hotfix_operator.analysis.thresholds import CRASH_FREE_SESSIONS, ERROR_RATE, LATENCY_P95
 from hotfix_operator.api.models import CrashFreeSource, Severity
 
@@ -87,7 +88,7 @@ def _error_rate_rule(
     analysis = request.analysis
     window = rate_window(settings, analysis.interval)
     if analysis.error_rate.query is not None:
-        ratio = render_override(analysis.error_rate.query, target[0], target[1], analysis.interval)
+        ratio = render_override(analysis.error_rate.query, *target, analysis.interval, preset.namespace_label)
     else:
         ratio = preset.error_ratio(preset.selector([target]), window)
     return {"expr": f"({ratio}) > {analysis.error_rate.max:g}", "for": promql_duration(analysis.error_rate.for_)}
@@ -99,7 +100,7 @@ def _latency_rule(
     threshold = request.analysis.latency_p95
     window = threshold.window
     if threshold.query is not None:
-        p95 = f"({render_override(threshold.query, target[0], target[1], window)})"
+        p95 = f"({render_override(threshold.query, *target, window, preset.namespace_label)})"
     else:
         p95 = f"({preset.latency_p95_ms(preset.selector([target]), window)})"
     # PromQL's offset applies to every selector inside the expression: the whole query, W earlier.
@@ -122,9 +123,8 @@ def _crash_free_rule(
 ) -> dict[str, Any]:
     threshold = request.analysis.crash_free_sessions
     if threshold.query is not None:
-        return {
-            "expr": f"({render_override(threshold.query, target[0], target[1], threshold.over)}) < {threshold.min:g}"
-        }
+        ratio = render_override(threshold.query, *target, threshold.over, preset.namespace_label)
+        return {"expr": f"({ratio}) < {threshold.min:g}"}
     if threshold.source is CrashFreeSource.RESTARTS:
         pods, restarts = preset.restarts_queries([target])
         restarted = _increase_since_open(restarts, preset.restarts, threshold.over, context.window_open)

@@ -12,7 +12,8 @@ from datetime import timedelta
 
 from hotfix_operator.analysis.presets.base import Target, promql_duration
 from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, describe_failure
-from hotfix_operator.analysis.queries import THRESHOLDS, RangeQuery, rate_window, render_override
+from hotfix_operator.analysis.queries import THRESHOLDS, RangeQuery, rate_window
+from hotfix_operator.analysis.tenant_queries import OverrideRefused, render_override
 from hotfix_operator.analysis.thresholds import ERROR_RATE, LATENCY_P95
 from hotfix_operator.analysis.verdicts import Matrix, by_target, only_series, series_for
 from hotfix_operator.api.history import HotfixHistory, Marker, MetricSeries, RequestCounts
@@ -89,11 +90,15 @@ class HistoryReader:
         made = []
         shared_answer = None if override or shared is None else self._range(shared, start, end, step)
         for target in targets:
-            query = render_override(override, *target, window) if override else shared
+            found: tuple[tuple[float, float], ...] | str
+            try:
+                query = render_override(override, *target, window, preset.namespace_label) if override else shared
+            except OverrideRefused as refused:
+                # Another namespace's series are never charted, whoever asks for the report.
+                query, found = None, f"not charted: query override refused: {refused}"
             if query is None:
-                found: tuple[tuple[float, float], ...] | str = (
-                    "not charted: crash-free from container restarts is judged per pod, not as one series"
-                )
+                if override is None:
+                    found = "not charted: crash-free from container restarts is judged per pod, not as one series"
             else:
                 answer = self._range(query, start, end, step) if override else shared_answer
                 assert answer is not None

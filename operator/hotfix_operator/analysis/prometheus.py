@@ -42,6 +42,7 @@ from hotfix_operator.analysis.telemetry_check import (
     probes,
     ready_message,
 )
+from hotfix_operator.analysis.tenant_queries import OverrideRefused
 from hotfix_operator.analysis.thresholds import (
     CRASH_FREE_SESSIONS,
     ERROR_RATE,
@@ -117,6 +118,8 @@ def connect(settings: PrometheusSettings) -> PrometheusConnect:
 
 
 def describe_failure(error: Exception) -> str:
+    if isinstance(error, OverrideRefused):
+        return f"query override refused (never sent): {error}"
     if isinstance(error, PrometheusApiClientException):
         text = str(error)
         # The client only keeps Prometheus' JSON error inside the message string.
@@ -261,18 +264,22 @@ class PrometheusAnalyzer:
             (request.key, target, metric, query)
             for request in requests_
             for target in request.targets
-            for metric, query in override_queries(request, target, now).items()
+            for metric, query in override_queries(self.settings, request, target, now).items()
         ]
+        # A refused override is never sent: its refusal is the answer, as a failed query's error would be.
+        sent = [query for *_, query in overrides if isinstance(query, RangeQuery)]
         # Every query at once, and the whole analysis bounded by one timeout: a hung Prometheus is
         # reported within one interval plus one timeout, however many queries there are.
-        answered = self._run_all([*plan.queries, *(query for *_, query in overrides)])
+        answered = self._run_all([*plan.queries, *sent])
         # Each batched answer indexed once by target, not scanned once per target.
         answers = [
             answer if isinstance(answer, Exception) else by_target(answer) for answer in answered[: len(plan.queries)]
         ]
+        sent_answers = iter(answered[len(plan.queries) :])
         override_answers: dict[tuple[str, Target], dict[str, Matrix | Exception]] = {}
-        for (key, target, metric, _), matrix in zip(overrides, answered[len(plan.queries) :], strict=True):
-            override_answers.setdefault((key, target), {})[metric] = matrix
+        for key, target, metric, query in overrides:
+            answer = next(sent_answers) if isinstance(query, RangeQuery) else query
+            override_answers.setdefault((key, target), {})[metric] = answer
         reports = {}
         for request in requests_:
             metrics = {
@@ -396,7 +403,14 @@ def check_telemetry(analyzer: PrometheusAnalyzer, request: AnalysisRequest, at: 
     preset = settings.preset(request.telemetry)
     window = rate_window(settings, request.analysis.interval)
     found = probes(preset, request, window)
-    answers = analyzer.side_by_side([functools.partial(analyzer.query_instant, probe.query, at) for probe in found])
+    answers = analyzer.side_by_side(
+        [
+            functools.partial(analyzer.query_instant, probe.query, at)
+            if probe.refused is None
+            else functools.partial(OverrideRefused, probe.refused)
+            for probe in found
+        ]
+    )
     # The follow-ups of every probe that found nothing, in one round as well; an override's own query is all
     # the diagnosis there is (the raw metric it reads is the user's), so it asks none.
     follow_ups = [
@@ -413,7 +427,10 @@ def check_telemetry(analyzer: PrometheusAnalyzer, request: AnalysisRequest, at: 
         diagnosed.setdefault(index, {})[name] = None if isinstance(result, Exception) else result
     findings = []
     for index, (probe, answer) in enumerate(zip(found, answers, strict=True)):
-        if isinstance(answer, Exception):
+        if isinstance(answer, OverrideRefused):
+            message = f"{probe.threshold}: query override refused: {answer}"
+            findings.append(Finding(probe.threshold, probe.target, False, message))
+        elif isinstance(answer, Exception):
             message = f"{probe.threshold}: {describe_failure(answer)}"
             findings.append(Finding(probe.threshold, probe.target, False, message))
         elif answer:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from hotfix_operator.analysis.presets import LabelNames, TelemetryPreset, presets
-from hotfix_operator.analysis.presets.base import Target, promql_duration
+from hotfix_operator.analysis.presets.base import Target
+from hotfix_operator.analysis.tenant_queries import OverrideRefused, render_override
 from hotfix_operator.analysis.thresholds import CRASH_FREE_SESSIONS, ERROR_RATE, LATENCY_P95, crash_free_window
 from hotfix_operator.api.models import Analysis, CrashFreeSource
 
@@ -32,6 +33,8 @@ class QuerySettings:
     disabled_by_default: frozenset[str] = frozenset()
     # The shortest rate() window: it must hold at least two scrapes.
     min_rate_window: timedelta = timedelta(minutes=1)
+    # False: a Hotfix's own PromQL (spec.analysis.*.query) is never run (HOTFIX_ALLOW_QUERY_OVERRIDES).
+    allow_overrides: bool = True
 
     def preset(self, name: str | None) -> TelemetryPreset:
         return presets(self.label_names)[name or self.default_preset]
@@ -95,15 +98,6 @@ class QueryPlan:
 
 def rate_window(settings: QuerySettings, step: timedelta) -> timedelta:
     return max(step, settings.min_rate_window)
-
-
-def render_override(query: str, namespace: str, deployment: str, window: timedelta) -> str:
-    """A per-Hotfix query with ``{{namespace}}``, ``{{deployment}}`` and ``{{window}}`` filled in."""
-    return (
-        query.replace("{{namespace}}", namespace)
-        .replace("{{deployment}}", deployment)
-        .replace("{{window}}", promql_duration(window))
-    )
 
 
 def _shape(metric: str, request: AnalysisRequest, settings: QuerySettings) -> object:
@@ -192,33 +186,35 @@ def plan_queries(settings: QuerySettings, requests: list[AnalysisRequest], now: 
     return plan
 
 
-def override_queries(request: AnalysisRequest, target: Target, now: float) -> dict[str, RangeQuery]:
-    """Range queries for the enabled thresholds this Hotfix overrides, for one of its Deployments."""
+def override_queries(
+    settings: QuerySettings, request: AnalysisRequest, target: Target, now: float
+) -> dict[str, RangeQuery | OverrideRefused]:
+    """Range queries for the enabled thresholds this Hotfix overrides, for one of its Deployments; a refusal
+    instead of the query where it could read another namespace or overrides are off (never sent)."""
     analysis, (namespace, deployment) = request.analysis, target
-    queries = {}
+    namespace_label = settings.preset(request.telemetry).namespace_label
+    # Each override: its query, the window it is rendered with, and the range it is evaluated over.
+    planned: dict[str, tuple[str, timedelta, float, float, timedelta]] = {}
     if analysis.error_rate.query is not None and ERROR_RATE in request.enabled:
         step = analysis.interval
-        queries[ERROR_RATE] = RangeQuery(
-            render_override(analysis.error_rate.query, namespace, deployment, step),
-            now - analysis.error_rate.for_.total_seconds(),
-            now,
-            step,
-        )
+        planned[ERROR_RATE] = (analysis.error_rate.query, step, now - analysis.error_rate.for_.total_seconds(), now,
+                               step)  # fmt: skip
     if analysis.latency_p95.query is not None and LATENCY_P95 in request.enabled:
         window = analysis.latency_p95.window
-        queries[LATENCY_P95] = RangeQuery(
-            render_override(analysis.latency_p95.query, namespace, deployment, window),
-            now - (window * (analysis.latency_p95.consecutive_windows - 1)).total_seconds(),
-            now,
-            window,
-        )
+        start = now - (window * (analysis.latency_p95.consecutive_windows - 1)).total_seconds()
+        planned[LATENCY_P95] = (analysis.latency_p95.query, window, start, now, window)
     if analysis.crash_free_sessions.query is not None and CRASH_FREE_SESSIONS in request.enabled:
         # An override returns the crash-free ratio itself, evaluated at `now` over the clipped window.
         window = crash_free_window(analysis.crash_free_sessions.over, timedelta(seconds=now - request.active_since))
-        queries[CRASH_FREE_SESSIONS] = RangeQuery(
-            render_override(analysis.crash_free_sessions.query, namespace, deployment, window),
-            now,
-            now,
-            analysis.interval,
-        )
+        planned[CRASH_FREE_SESSIONS] = (analysis.crash_free_sessions.query, window, now, now, analysis.interval)
+    queries: dict[str, RangeQuery | OverrideRefused] = {}
+    for metric, (query, window, start, end, step) in planned.items():
+        if not settings.allow_overrides:
+            queries[metric] = OverrideRefused("query overrides are off (HOTFIX_ALLOW_QUERY_OVERRIDES=false)")
+            continue
+        try:
+            queries[metric] = RangeQuery(render_override(query, namespace, deployment, window, namespace_label),
+                                         start, end, step)  # fmt: skip
+        except OverrideRefused as refused:
+            queries[metric] = refused
     return queries

@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from hotfix_operator.analysis.presets.base import Target, TelemetryPreset
 from hotfix_operator.analysis.queries import AnalysisRequest
+from hotfix_operator.analysis.tenant_queries import OverrideRefused, render_override
 from hotfix_operator.analysis.thresholds import CRASH_FREE_SESSIONS, ERROR_RATE, LATENCY_P95
 from hotfix_operator.api.models import CrashFreeSource
 
@@ -40,6 +41,8 @@ class Probe:
     namespace_label: str
     workload_label: str | None  # None: pods mapped by name
     override: bool = False
+    # Why the override may not run (it could read another namespace): then nothing is asked.
+    refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,18 +79,22 @@ def probes(preset: TelemetryPreset, request: AnalysisRequest, now_window: timede
             if preset.info_metric and not by_pod:
                 # The namespace and workload labels live on the info metric: diagnose that one.
                 raw = preset.info_metric
+            refused = None
+            if override is not None:
+                try:
+                    query = render_override(override, *target, now_window, preset.namespace_label)
+                except OverrideRefused as error:
+                    query, refused = "", str(error)
             found.append(
                 Probe(
                     threshold=threshold,
                     target=target,
-                    query=(override or query)
-                    .replace("{{namespace}}", target[0])
-                    .replace("{{deployment}}", target[1])
-                    .replace("{{window}}", f"{int(now_window.total_seconds())}s"),
+                    query=query,
                     raw_metric=raw,
                     namespace_label="namespace" if by_pod else preset.namespace_label,
                     workload_label=None if by_pod else preset.workload_label,
                     override=override is not None,
+                    refused=refused,
                 )
             )
     return found

@@ -139,6 +139,12 @@ class Incident(ApiModel):
         default_factory=list, max_length=50
     )
     culprit: str = Field(default="", max_length=253)
+    # Namespaces whose Hotfixes of the same incident may ask this one to roll back (rule multi-service-unclear).
+    # Only this Hotfix's own namespace may by default: an incident id is free text anyone can copy, so the
+    # consent to a cross-namespace rollback comes from someone with rights in this namespace, here.
+    accept_rollback_requests_from: list[Annotated[str, Field(max_length=63, pattern=DNS_LABEL)]] = Field(
+        default_factory=list, max_length=50
+    )
 
     @field_validator("forward_fix_eta")
     @classmethod

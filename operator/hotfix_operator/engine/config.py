@@ -222,6 +222,7 @@ class OperatorConfig:
                 default_preset=telemetry_preset(env("HOTFIX_TELEMETRY", "labels")),
                 disabled_by_default=disabled_thresholds(env("HOTFIX_DISABLED_THRESHOLDS", "")),
                 min_rate_window=parse_duration(env("HOTFIX_MIN_RATE_WINDOW", "1m")),
+                allow_overrides=_env_flag("HOTFIX_ALLOW_QUERY_OVERRIDES", "true"),
             ),
             recent_deploy_window=parse_duration(env("HOTFIX_RECENT_DEPLOY_WINDOW", "2h")),
             require_service_account=_env_flag("HOTFIX_REQUIRE_SERVICE_ACCOUNT"),

@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from hotfix_operator.analysis.scheduler import boundary_offset, catch_up_boundary, resume_boundary, until_due
-from hotfix_operator.api.models import SpecError, parse_spec
+from hotfix_operator.analysis.tenant_queries import override_problem
+from hotfix_operator.api.models import HotfixSpec, SpecError, parse_spec
 from hotfix_operator.api.status import TERMINAL_PHASES, AnalysisState, HotfixStatus, Phase, append_timeline
 from hotfix_operator.engine.alerting import AlertRulePublishing
 from hotfix_operator.engine.core import PlannedRequest, Prefetched, Step, utcnow
@@ -77,11 +78,34 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
             spec = parse_spec(spec_body)
         except SpecError:
             return None
-        if self._unknown_endpoint(spec):
+        if self._unknown_endpoint(spec) or self._override_refusal(metadata["namespace"], spec):
             return None
         active_since = datetime.fromisoformat(opened.replace("Z", "+00:00"))
         request = self._request_for(key, metadata["namespace"], spec, active_since)
         return PlannedRequest(metadata.get("generation"), opened, active_since, self._endpoint(spec), request)
+
+    def _override_refusal(self, namespace: str, spec: HotfixSpec) -> str | None:
+        """Why the Hotfix's query overrides may not run (one could read another namespace, or overrides are off)."""
+        settings = self.config.query_settings
+        return override_problem(
+            spec.analysis,
+            namespace,
+            [target.deployment for target in spec.targets],
+            settings.preset(spec.analysis.telemetry).namespace_label,
+            settings.allow_overrides,
+        )
+
+    async def _fail_unusable_spec(
+        self, body: dict[str, Any], status: HotfixStatus, logger: logging.Logger, reason: str, message: str
+    ) -> None:
+        """Failed, whatever the phase, on a spec this operator cannot act on: nothing more is done for it."""
+        step = Step(body=body, spec=None, status=status, now=utcnow(), logger=logger)  # type: ignore[arg-type]
+        step.written = body.get("status") or {}
+        self._set_phase(step, Phase.FAILED)
+        self._condition(step, "Succeeded", "False", reason, message)
+        step.status.timeline = append_timeline(status.timeline, step.now, "Failed", message)
+        self.post_event(body, type="Warning", reason=reason, message=message[:1000])
+        await self._save(step)
 
     async def first_step(self, body: dict[str, Any], logger: logging.Logger) -> None:
         """The first step of a Hotfix no operator has handled yet, at start-up (engine/first_steps.py); its
@@ -114,13 +138,12 @@ class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRuleP
         try:
             spec = parse_spec(body.get("spec") or {})
         except SpecError as error:
-            step = Step(body=body, spec=None, status=status, now=utcnow(), logger=logger)  # type: ignore[arg-type]
-            step.written = body.get("status") or {}
-            self._set_phase(step, Phase.FAILED)
-            self._condition(step, "Succeeded", "False", "InvalidSpec", str(error))
-            step.status.timeline = append_timeline(status.timeline, step.now, "Failed", f"invalid spec: {error}")
-            self.post_event(body, type="Warning", reason="InvalidSpec", message=str(error)[:1000])
-            await self._save(step)
+            await self._fail_unusable_spec(body, status, logger, "InvalidSpec", f"invalid spec: {error}")
+            return None
+        # Checked at every step, not only before the rollout: an edit may bring an override in at any time.
+        refused = self._override_refusal(body["metadata"]["namespace"], spec)
+        if refused is not None:
+            await self._fail_unusable_spec(body, status, logger, "QueryOverrideRefused", refused)
             return None
         # What the API server holds is what was written: compared as it is, not dumped again from its parsed
         # form (a tenth of a routine step). A status in another shape than ours is written once in ours. It

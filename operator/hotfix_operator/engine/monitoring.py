@@ -18,6 +18,7 @@ from hotfix_operator.engine.core import (
     span_stats_from_status,
 )
 from hotfix_operator.rules.baseline import judge_checkpoint
+from hotfix_operator.rules.consent import accepts_request, refusal_for_asked, refusal_for_asker, requester_namespace
 from hotfix_operator.rules.decision import ROLLBACK_ACTIONS, Action, Decision, Rule, decide
 from hotfix_operator.rules.lifecycle import (
     ROLLBACK_REQUEST,
@@ -136,6 +137,12 @@ class MonitoringPhases(ControllerCore):
                 action=Action.ROLLBACK, rule=Rule.MANUAL_REQUEST,
                 reason=f"rollback requested by {person or 'someone'} (annotation {ROLLBACK_REQUEST})",
             )  # fmt: skip
+        requester = requester_namespace(sibling)
+        if not accepts_request(step.namespace, step.spec.incident.accept_rollback_requests_from, requester):
+            # The asking side checks this too; a request that got here all the same is never acted on.
+            refusal = refusal_for_asked(sibling, requester, step.spec.incident.id)
+            self._note(step, "RollbackRequestRefused", refusal, rule=Rule.MULTI_SERVICE_UNCLEAR.value, warning=True)
+            return None
         return Decision(
             action=Action.ROLLBACK,
             rule=Rule.MULTI_SERVICE_UNCLEAR,
@@ -228,23 +235,34 @@ class MonitoringPhases(ControllerCore):
 
     async def _request_sibling_rollbacks(self, step: Step, decision: Decision) -> None:
         window = self.config.recent_deploy_window
+        trigger = f"{step.key} ({decision.rule.value})"
+        refused_namespaces = []
         for other in await self._io(self.hotfixes.list_all):
             metadata = other["metadata"]
             if (metadata["namespace"], metadata["name"]) == (step.namespace, step.name):
                 continue
-            if ((other.get("spec") or {}).get("incident") or {}).get("id") != step.spec.incident.id:
+            incident = (other.get("spec") or {}).get("incident") or {}
+            if incident.get("id") != step.spec.incident.id:
                 continue
             status = HotfixStatus.from_api(other.get("status"))
             if status.phase not in (Phase.MONITORING, Phase.FORWARD_FIX_PENDING):
                 continue
             if not is_recent_deploy(status.rollout_completed_at, step.now, window):
                 continue
-            trigger = f"{step.key} ({decision.rule.value})"
+            accepted = incident.get("acceptRollbackRequestsFrom") or []
+            if not accepts_request(metadata["namespace"], accepted, step.namespace):
+                refused_namespaces.append(metadata["namespace"])
+                self.post_event(other, type="Warning", reason="RollbackRequestRefused",
+                                message=refusal_for_asked(trigger, step.namespace, step.spec.incident.id))  # fmt: skip
+                continue
             await self._io(
                 self.hotfixes.annotate, metadata["namespace"], metadata["name"], {ROLLBACK_REQUESTED_BY: trigger}
             )
             self._note(step, "RollbackRequested", f"asked {metadata['namespace']}/{metadata['name']} to roll back too",
                        rule=decision.rule.value)  # fmt: skip
+        if refused_namespaces:
+            self._note(step, "RollbackRequestRefused", refusal_for_asker(refused_namespaces, step.spec.incident.id),
+                       rule=decision.rule.value, warning=True, notify=True)  # fmt: skip
 
     async def _checkpoint(self, step: Step, report: AnalysisReport) -> float | None:
         after = due_checkpoint(step.spec, step.status, step.now)

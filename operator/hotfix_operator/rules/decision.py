@@ -177,7 +177,8 @@ def _breach_decision(facts: Facts, trigger: str) -> Decision:
             action=Action.ROLLBACK_ALL,
             rule=Rule.MULTI_SERVICE_UNCLEAR,
             reason=f"{trigger}; {len(facts.affected_services)} services are affected ({services}) and no culprit "
-            "is known: roll back every recent deploy of the incident",
+            "is known: roll back every recent deploy of the incident in this namespace, and in other namespaces only "
+            "where the Hotfix accepts this namespace's requests (spec.incident.acceptRollbackRequestsFrom)",
         )
     if facts.incident_too_old and not facts.fix_in_sight:
         return Decision(
