@@ -191,3 +191,26 @@ class Cluster:
 
 def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
     wait_until(check, timeout=timeout, what=what, interval=0.3)
+
+
+def tenant_service_account(api_client: client.ApiClient, namespace: str, name: str, rules: list[Any]) -> None:
+    """A ServiceAccount of the namespace with exactly these rights there."""
+    core, rbac = client.CoreV1Api(api_client), client.RbacAuthorizationV1Api(api_client)
+    core.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name)))
+    rbac.create_namespaced_role(namespace, client.V1Role(metadata=client.V1ObjectMeta(name=name), rules=rules))
+    rbac.create_namespaced_role_binding(
+        namespace,
+        client.V1RoleBinding(
+            metadata=client.V1ObjectMeta(name=name),
+            role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=name),
+            subjects=[client.RbacV1Subject(kind="ServiceAccount", name=name, namespace=namespace)],
+        ),
+    )
+
+
+# What a team's deployer ServiceAccount has: its Deployments and the notification Secret.
+DEPLOYER_RULES = [
+    client.V1PolicyRule(api_groups=["apps"], resources=["deployments"], verbs=["get", "patch"]),
+    client.V1PolicyRule(api_groups=["apps"], resources=["replicasets"], verbs=["list"]),
+    client.V1PolicyRule(api_groups=[""], resources=["secrets"], resource_names=["pager"], verbs=["get"]),
+]

@@ -86,12 +86,13 @@ def test_values_reach_the_operator() -> None:
         "--set", "telemetry=istio", "--set", "watchNamespaces={shop,payments}", "--set", "requireServiceAccount=true",
         "--set", "alertRules.labels.release=kube-prometheus-stack", "--set", "serviceMonitor.enabled=true",
         "--set", "prometheus.endpoints[0].name=team-a", "--set", "prometheus.endpoints[0].url=http://prom-a:9090",
-        "--set", "prometheus.endpoints[0].credentialsSecret=prom-a",
+        "--set", "prometheus.endpoints[0].credentialsSecret=prom-a", "--set", "allowQueryOverrides=false",
     )  # fmt: skip
     [deployment] = [doc for doc in documents if doc["kind"] == "Deployment"]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     env = {item["name"]: item.get("value") for item in container["env"]}
     assert env["HOTFIX_TELEMETRY"] == "istio" and env["HOTFIX_RULE_LABELS"] == "release=kube-prometheus-stack"
+    assert env["HOTFIX_ALLOW_QUERY_OVERRIDES"] == "false"
     assert {"--namespace=shop", "--namespace=payments", "--require-service-account"} <= set(container["args"])
     [config_map] = [doc for doc in documents if doc["kind"] == "ConfigMap"]
     endpoints = yaml.safe_load(config_map["data"]["endpoints.yaml"])["endpoints"]

@@ -12,7 +12,15 @@ from kubernetes import client, config
 from hotfix_operator.testbed.cluster import write_kubeconfig
 from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.stack import TestBed, TestBedState
-from operator_support import BAD_IMAGE, GOOD_IMAGE, Cluster, eventually, hotfix_manifest
+from operator_support import (
+    BAD_IMAGE,
+    DEPLOYER_RULES,
+    GOOD_IMAGE,
+    Cluster,
+    eventually,
+    hotfix_manifest,
+    tenant_service_account,
+)
 from testbed_support import PROMETHEUS_RULE_CRD_PATH, REPO, install_crd, kubectl
 
 
@@ -57,29 +65,6 @@ def test_deploy_manifests_install(api_client: client.ApiClient, service_account_
     assert container.security_context.read_only_root_filesystem is True
     assert deployment.spec.template.spec.security_context.run_as_non_root is True
     assert container.liveness_probe.http_get.path == "/healthz"
-
-
-def tenant_service_account(api_client: client.ApiClient, namespace: str, name: str, rules: list[Any]) -> None:
-    """A ServiceAccount of the namespace with exactly these rights there."""
-    core, rbac = client.CoreV1Api(api_client), client.RbacAuthorizationV1Api(api_client)
-    core.create_namespaced_service_account(namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name)))
-    rbac.create_namespaced_role(namespace, client.V1Role(metadata=client.V1ObjectMeta(name=name), rules=rules))
-    rbac.create_namespaced_role_binding(
-        namespace,
-        client.V1RoleBinding(
-            metadata=client.V1ObjectMeta(name=name),
-            role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=name),
-            subjects=[client.RbacV1Subject(kind="ServiceAccount", name=name, namespace=namespace)],
-        ),
-    )
-
-
-# What a team's deployer ServiceAccount has: its Deployments and the notification Secret.
-DEPLOYER_RULES = [
-    client.V1PolicyRule(api_groups=["apps"], resources=["deployments"], verbs=["get", "patch"]),
-    client.V1PolicyRule(api_groups=["apps"], resources=["replicasets"], verbs=["list"]),
-    client.V1PolicyRule(api_groups=[""], resources=["secrets"], resource_names=["pager"], verbs=["get"]),
-]
 
 
 def test_service_account_is_enough_for_a_rollback(

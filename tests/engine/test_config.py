@@ -61,3 +61,12 @@ def test_a_detail_write_budget_that_is_not_a_positive_number_is_refused(
         OperatorConfig.from_environment()
     monkeypatch.setenv("HOTFIX_STATUS_DETAIL_WRITES_PER_SECOND", "50")
     assert OperatorConfig.from_environment().status_detail_writes_per_second == 50
+
+
+def test_query_overrides_are_on_by_default_and_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert OperatorConfig.from_environment().query_settings.allow_overrides is True
+    monkeypatch.setenv("HOTFIX_ALLOW_QUERY_OVERRIDES", "false")
+    assert OperatorConfig.from_environment().query_settings.allow_overrides is False
+    monkeypatch.setenv("HOTFIX_ALLOW_QUERY_OVERRIDES", "no")
+    with pytest.raises(ValueError, match="HOTFIX_ALLOW_QUERY_OVERRIDES"):
+        OperatorConfig.from_environment()
