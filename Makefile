@@ -44,9 +44,13 @@ format: $(STAMP)
 unit: $(STAMP)
 	$(call run_pytest,tests -m "not real")
 
-# The Go-built tools, each cached outside the repo: the control plane, kstatus, helm, krew's validator.
+# The Go-built tools, each cached outside the repo: the control plane, the real node (kubelet,
+# kube-state-metrics, a Prometheus with Kubernetes discovery, the test application), kstatus, helm, krew's
+# validator; and Debian's container runtime for the real node.
 cluster-bins:
 	hack/build-cluster.sh >/dev/null
+	hack/build-real-node.sh >/dev/null
+	hack/install-runtime.sh >/dev/null
 	hack/build-kstatus.sh >/dev/null
 	hack/build-helm.sh >/dev/null
 	hack/build-krew-validate.sh >/dev/null
@@ -58,8 +62,10 @@ prometheus:
 chromium:
 	hack/install-chromium.sh >/dev/null
 
+# make cluster-up NODES=real adds a real node (kubelet, containerd, runc) beside kwok's fake ones.
+NODES ?= kwok
 cluster-up: $(STAMP) cluster-bins prometheus
-	$(BIN)/hotfix-operator testbed up --dir .cluster
+	$(BIN)/hotfix-operator testbed up --dir .cluster $(if $(filter real,$(NODES)),--real-node)
 
 cluster-down: $(STAMP)
 	$(BIN)/hotfix-operator testbed down --dir .cluster

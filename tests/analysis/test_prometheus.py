@@ -111,7 +111,7 @@ def test_crash_free_window_is_clipped_to_the_time_since_rollout(
 @pytest.mark.parametrize(
     ("override", "reason"),
     [
-        ('label_replace(vector(1), "x", "$1", "y", "(")', "Prometheus refused the query (bad_data)"),
+        ('label_replace(vector(1), "x", "$1", "y", "(")', "Prometheus refused the query (execution)"),
         (
             'sum(rate(http_requests_total{namespace="{{namespace}}"}[1m])',
             "query override refused (never sent): not PromQL",

@@ -330,8 +330,11 @@ def _cmd_testbed(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr
         TestBed.stop_saved(work_dir)
         print(f"stopped the test bed in {work_dir}", file=stdout)
         return EXIT_OK
-    state = TestBed(work_dir).start()
+    state = TestBed(work_dir, real_node=args.real_node).start()
     print(f"test bed up in {state.started_in_seconds}s", file=stdout)
+    if state.real_node_pids:
+        print("  a real node (kubelet, containerd, runc) runs pods that tolerate hotfix.dev/real-node", file=stdout)
+        print(f"  its Prometheus:     {state.real_node_prometheus_url}", file=stdout)
     print(f"  export KUBECONFIG={state.kubeconfig}", file=stdout)
     print(f"  Prometheus:         {state.prometheus_url}", file=stdout)
     print(f"  workload simulator: {state.simulator_url}/metrics", file=stdout)
@@ -410,6 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     testbed_parser.add_argument("action", choices=["up", "down"])
     testbed_parser.add_argument("--dir", default=".cluster", help="where state, kubeconfig and logs live")
+    testbed_parser.add_argument(
+        "--real-node", action="store_true", help="add a real node: a kubelet running pods through containerd (root)"
+    )
     testbed_parser.set_defaults(handler=_cmd_testbed)
     return parser
 

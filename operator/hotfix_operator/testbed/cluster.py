@@ -280,7 +280,9 @@ class LocalCluster:
                     "--bind-address=127.0.0.1",
                     "--secure-port=0",
                     "--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,"
-                    "namespace-controller,serviceaccount-controller,clusterrole-aggregation-controller",
+                    "namespace-controller,serviceaccount-controller,clusterrole-aggregation-controller,"
+                    # The real node's Services: the load generator sends to their Ready endpoints.
+                    "endpointslice-controller",
                     "--concurrent-deployment-syncs=10",
                     "--concurrent-replicaset-syncs=10",
                     # The default 20 requests a second makes ten thousand Deployments a half-hour backlog.

@@ -33,9 +33,21 @@ def prometheus_binary() -> str:
 class LocalPrometheus:
     """A Prometheus that scrapes ``targets`` every second; stopped by process id."""
 
-    def __init__(self, work_dir: Path, targets: list[str], scrape_interval: str = "1s") -> None:
+    def __init__(
+        self,
+        work_dir: Path,
+        targets: list[str],
+        scrape_interval: str = "1s",
+        jobs: list[dict[str, Any]] | None = None,
+        binary: str | None = None,
+    ) -> None:
         self.work_dir = work_dir.resolve()
         self.targets = targets
+        # Scrape jobs of their own (the real node's: its pods through Kubernetes discovery, kube-state-metrics)
+        # instead of the simulator's static targets, and the binary that can run them (Debian's has no
+        # Kubernetes discovery); None: Debian's (hack/install-prometheus.sh).
+        self.jobs = jobs
+        self.binary = binary
         self.scrape_interval = scrape_interval
         self.port = 0
         self.pid: int | None = None
@@ -65,7 +77,8 @@ class LocalPrometheus:
         config = {
             "global": {"scrape_interval": self.scrape_interval, "evaluation_interval": self.scrape_interval},
             "rule_files": [str(self.rules_dir / "*.yaml")],
-            "scrape_configs": [
+            "scrape_configs": self.jobs
+            or [
                 {
                     "job_name": "workload-simulator",
                     "honor_labels": True,
@@ -80,7 +93,7 @@ class LocalPrometheus:
         log = self.log_path.open("ab")
         process = subprocess.Popen(
             [
-                prometheus_binary(),
+                self.binary or prometheus_binary(),
                 f"--config.file={config_path}",
                 f"--storage.tsdb.path={self.work_dir / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",

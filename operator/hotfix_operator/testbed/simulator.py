@@ -29,6 +29,7 @@ import numpy as np
 from kubernetes import client, config
 
 from hotfix_operator.testbed.list_watch import ListWatchCache
+from hotfix_operator.testbed.real_node import REAL_NODE_NAME
 from hotfix_operator.testbed.telemetry_shapes import SHAPES, PodCounters, PodIdentity, Sample, samples
 
 log = logging.getLogger("hotfix_operator.simulator")
@@ -148,6 +149,8 @@ def serving_pod(pod: dict[str, Any]) -> ServingPod | None:
     owner = _controller(pod["metadata"])
     if owner is None or owner.get("kind") != "ReplicaSet" or not _ready(pod):
         return None
+    if (pod.get("spec") or {}).get("nodeName") == REAL_NODE_NAME:
+        return None  # a real pod: its own metrics are scraped, and kube-state-metrics reports on it
     images = [container.get("image", "") for container in (pod.get("spec") or {}).get("containers") or []]
     return ServingPod(owner["name"], PodBehaviour.from_annotations(pod["metadata"].get("annotations"), images))
 

@@ -10,12 +10,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from hotfix_operator.testbed.cluster import ClusterState, LocalCluster
 from hotfix_operator.testbed.processes import free_port, stop_pids, wait_until
 from hotfix_operator.testbed.prometheus import LocalPrometheus
+from hotfix_operator.testbed.real_node import RealNode
 
 
 @dataclass
@@ -29,6 +30,10 @@ class TestBedState:
     prometheus_pid: int
     simulator_pid: int
     started_in_seconds: float
+    # The real node's processes (containerd, kubelet, ...) by name; empty when the bed has none.
+    real_node_pids: dict[str, int] = field(default_factory=dict)
+    # The real node's own Prometheus (its pods found through Kubernetes discovery); empty without one.
+    real_node_prometheus_url: str = ""
 
     def save(self) -> None:
         (Path(self.work_dir) / "testbed.json").write_text(json.dumps(asdict(self), indent=2))
@@ -48,6 +53,7 @@ class TestBed:
         external_kubeconfig: str | None = None,
         scrape_interval: str = "1s",
         simulator_poll_seconds: float = 0.5,
+        real_node: bool = False,
     ) -> None:
         self.work_dir = work_dir.resolve()
         # A second by default, so that the tests' windows of a few seconds hold several scrapes; a bed of
@@ -60,6 +66,9 @@ class TestBed:
         self.prometheus: LocalPrometheus | None = None
         self.simulator_pid: int | None = None
         self.state: TestBedState | None = None
+        # A kubelet running pods through containerd, beside kwok's fake nodes (testbed/real_node.py).
+        self.real_node: RealNode | None = None
+        self.wants_real_node = real_node
 
     @property
     def cluster_state(self) -> ClusterState:
@@ -76,6 +85,8 @@ class TestBed:
                 self.work_dir / "prometheus", [simulator_url.removeprefix("http://")], self.scrape_interval
             )
             prometheus_url = self.prometheus.start()
+            if self.wants_real_node:
+                self.real_node = self.start_real_node()
         except BaseException:
             self.stop()
             raise
@@ -88,9 +99,17 @@ class TestBed:
             prometheus_pid=self.prometheus.pid,
             simulator_pid=self.simulator_pid,
             started_in_seconds=round(time.monotonic() - started, 2),
+            real_node_pids=dict(self.real_node.pids) if self.real_node else {},
+            real_node_prometheus_url=self.real_node.prometheus_url if self.real_node else "",
         )
         self.state.save()
         return self.state
+
+    def start_real_node(self) -> RealNode:
+        """Add the real node to a running bed (the real-pod tests do, on the session's bed)."""
+        node = RealNode(self.work_dir / "real-node", self.cluster_state)
+        node.start()
+        return node
 
     def _start_simulator(self, kubeconfig: str) -> str:
         port = free_port()
@@ -125,6 +144,8 @@ class TestBed:
         return url
 
     def stop(self) -> None:
+        if self.real_node is not None:
+            self.real_node.stop()
         if self.prometheus is not None:
             self.prometheus.stop()
         if self.simulator_pid is not None:
@@ -143,6 +164,9 @@ class TestBed:
         state_file = bed.work_dir / "testbed.json"
         if state_file.exists():
             state = TestBedState.load(bed.work_dir)
+            if state.real_node_pids:
+                RealNode.stop_saved(bed.work_dir / "real-node", ClusterState.load(bed.work_dir / "cluster"),
+                                    state.real_node_pids)  # fmt: skip
             stop_pids([state.prometheus_pid, state.simulator_pid])
             state_file.unlink()
         bed.cluster.stop()
