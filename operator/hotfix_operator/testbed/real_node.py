@@ -282,7 +282,8 @@ class RealNode:
                 f"--port={port}",
                 "--telemetry-host=127.0.0.1",
                 f"--telemetry-port={free_port()}",
-                "--resources=pods,replicasets,deployments",
+                # Pods only: --node selects by spec.nodeName, which other kinds do not have.
+                "--resources=pods",
                 # Pods of the real node only: the simulator plays kube-state-metrics for kwok's pods.
                 f"--node={REAL_NODE_NAME}",
             ],
