@@ -15,7 +15,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 HOTFIX_CRD = REPO / "crds" / "hotfix.yaml"
 POLICY_CRD = REPO / "crds" / "hotfixpolicy.yaml"
-SHARED_FIELDS = ("safety", "analysis", "stability", "rollback", "notify", "serviceAccountName")
+SHARED_FIELDS = ("safety", "analysis", "stability", "rollout", "rollback", "notify", "serviceAccountName")
 DURATION = {
     "type": "string",
     "pattern": r"^(\d+(\.\d+)?(ms|s|m|h))+$",

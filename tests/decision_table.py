@@ -30,6 +30,35 @@ TABLE: list[tuple[str, dict[str, Any], Action, Rule]] = [
     ),
     ("data-loss", {**BREACH, "rollbackLosesData": True}, Action.FORWARD_FIX, Rule.DATA_LOSS),
     (
+        "rollout-failed",
+        {"analysis": "pending", "rolloutFailure": "auth: auth-7d9-x/app: ImagePullBackOff"},
+        Action.ROLLBACK,
+        Rule.ROLLOUT_FAILED,
+    ),
+    (
+        "rollout-failed-even-with-a-fix-due",
+        {
+            "analysis": "healthy",
+            "rolloutFailure": "auth: CrashLoopBackOff",
+            "rootCause": "known",
+            "forwardFixEtaIn": "10m",
+        },
+        Action.ROLLBACK,
+        Rule.ROLLOUT_FAILED,
+    ),
+    (
+        "rollout-failed-with-migrations-goes-to-a-person",
+        {"analysis": "pending", "rolloutFailure": "auth: CrashLoopBackOff", "migrations": "irreversible"},
+        Action.ESCALATE,
+        Rule.MIGRATIONS_APPLIED,
+    ),
+    (
+        "rollout-failed-losing-data-goes-to-a-person",
+        {"analysis": "pending", "rolloutFailure": "auth: OOMKilled", "rollbackLosesData": True},
+        Action.ESCALATE,
+        Rule.DATA_LOSS,
+    ),
+    (
         "data-loss-old-no-fix",
         {**BREACH, "rollbackLosesData": True, "incidentAge": "61m"},
         Action.ESCALATE,

@@ -212,5 +212,6 @@ def tenant_service_account(api_client: client.ApiClient, namespace: str, name: s
 DEPLOYER_RULES = [
     client.V1PolicyRule(api_groups=["apps"], resources=["deployments"], verbs=["get", "patch"]),
     client.V1PolicyRule(api_groups=["apps"], resources=["replicasets"], verbs=["list"]),
+    client.V1PolicyRule(api_groups=[""], resources=["pods"], verbs=["list"]),
     client.V1PolicyRule(api_groups=[""], resources=["secrets"], resource_names=["pager"], verbs=["get"]),
 ]

@@ -36,6 +36,8 @@ def real_deployment(name: str, tag: str = "1.0", replicas: int = 2, **container:
                             "name": "app",
                             "image": app_image(tag),
                             "imagePullPolicy": "IfNotPresent",
+                            # A crashed container's last log lines become its termination message.
+                            "terminationMessagePolicy": "FallbackToLogsOnError",
                             "ports": [{"name": "http", "containerPort": 8080}],
                             "readinessProbe": {
                                 "httpGet": {"path": "/readyz", "port": 8080},
@@ -61,8 +63,9 @@ def load_service(name: str) -> dict[str, Any]:
     }
 
 
-def real_hotfix(name: str, deployment: str, tag: str, **spec: Any) -> dict[str, Any]:
-    body = hotfix_manifest(name, [deployment], app_image(tag), **spec)
+def real_hotfix(name: str, deployment: str, tag: str | None, **spec: Any) -> dict[str, Any]:
+    """A Hotfix rolling out ``tag``; None: observe mode, watching a change someone else applies."""
+    body = hotfix_manifest(name, [deployment], app_image(tag) if tag else None, **spec)
     body["spec"]["analysis"] = copy.deepcopy(REAL_ANALYSIS) | spec.get("analysis", {})
     return body
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from hotfix_operator.testbed.app_images import app_image
+from hotfix_operator.testbed.app_images import NEVER_IMPORTED, app_image
 from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.real_node import RealNode
 from hotfix_operator.testbed.stack import TestBed, TestBedState
@@ -75,3 +75,73 @@ def test_a_bad_hotfix_on_real_pods_is_rolled_back(
     assert pods.image("cart") == app_image("1.0")
     deployment = pods.deployment("cart")
     assert deployment.status.available_replicas == deployment.spec.replicas
+
+
+def rollbacks(status: dict[str, Any]) -> int:
+    return sum(1 for entry in status["timeline"] if entry["type"] == "RollbackPatched")
+
+
+# Each way a hotfix's pods never start, with what the operator must name: (tag, container fields, spec, named).
+NEVER_STARTS = {
+    "an image tag that was never built": (NEVER_IMPORTED, {}, {}, "ImagePull"),
+    # One restart is enough here: the restarts threshold (crash-free from restarts) would otherwise roll it
+    # back first, by root-cause-unknown, with the pods' restart ratio as its reason.
+    "a process that crashes at start": ("1.4-crash", {}, {"rollout": {"maxRestarts": 1}}, "missing key"),
+    "a readiness probe that never passes": ("1.6-unready", {}, {"rollout": {"timeout": "15s"}}, "not Ready within 15s"),
+    "a container killed for memory": ("1.7-leak", {"resources": {"limits": {"memory": "48Mi"}}},
+                                      {"rollout": {"maxRestarts": 1}}, "OOMKilled"),
+    "a pod that cannot be scheduled": ("1.2-good", {"resources": {"requests": {"memory": "4Ti"}}}, {},
+                                       "Unschedulable: 0/"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(NEVER_STARTS))
+def test_a_hotfix_that_never_starts_is_rolled_back_with_the_kubelets_reason(
+    real_operator: OperatorProcess, pods: Cluster, api_client: client.ApiClient, case: str
+) -> None:
+    tag, container, spec, named = NEVER_STARTS[case]
+    serve(pods, api_client, "auth")
+    if container:
+        # A change of more than the image: applied as a GitOps sync would, watched in observe mode.
+        pods.apply_hotfix(real_hotfix("auth-fix", "auth", None, **spec))
+        eventually(lambda: bool(pods.status("auth-fix").get("targets")), timeout=30, what="the baseline recorded")
+        change = {"name": "app", "image": app_image(tag), **container}
+        pods.apps.patch_namespaced_deployment("auth", pods.namespace, {"spec": {"template": {"spec": {
+            "containers": [change]}}}})  # fmt: skip
+    else:
+        pods.apply_hotfix(real_hotfix("auth-fix", "auth", tag, **spec))
+    status = pods.wait_phase("auth-fix", "RolledBack", "Escalated", "Failed", "Stable", timeout=150)
+    assert status["phase"] == "RolledBack", status
+    decision = status["decision"]
+    assert decision["rule"] == "rollout-failed", decision
+    assert named in decision["reason"] and "auth-" in decision["reason"], decision["reason"]
+    assert pods.image("auth") == app_image("1.0")
+    deployment = pods.deployment("auth")
+    assert deployment.status.available_replicas == deployment.spec.replicas
+    assert rollbacks(status) == 1
+    rolled_out = {c["type"]: c for c in status["conditions"]}["RolledOut"]
+    assert (rolled_out["status"], rolled_out["reason"]) == ("False", "RolloutFailed") and named in rolled_out["message"]
+
+
+def test_a_hotfix_that_never_starts_on_applied_migrations_goes_to_a_person(
+    real_operator: OperatorProcess, pods: Cluster, api_client: client.ApiClient
+) -> None:
+    serve(pods, api_client, "ledger")
+    pods.apply_hotfix(real_hotfix("ledger-fix", "ledger", "1.4-crash", safety={"migrations": "irreversible"}))
+    status = pods.wait_phase("ledger-fix", "Escalated", "RolledBack", "Failed", "Stable", timeout=120)
+    assert status["phase"] == "Escalated", status
+    assert status["decision"]["rule"] == "migrations-applied"
+    assert "missing key" in status["decision"]["reason"]
+    assert rollbacks(status) == 0
+    assert pods.image("ledger") == app_image("1.4-crash")
+
+
+def test_a_slow_but_healthy_start_is_not_rolled_back(
+    real_operator: OperatorProcess, pods: Cluster, api_client: client.ApiClient
+) -> None:
+    serve(pods, api_client, "search")
+    pods.apply_hotfix(real_hotfix("search-fix", "search", "1.8-slow-start"))
+    status = pods.wait_phase("search-fix", "Monitoring", "Stable", "RolledBack", "Escalated", "Failed", timeout=150)
+    assert status["phase"] in ("Monitoring", "Stable"), status
+    assert pods.image("search") == app_image("1.8-slow-start")
+    assert rollbacks(status) == 0

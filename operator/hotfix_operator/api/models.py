@@ -268,6 +268,16 @@ class Rollback(ApiModel):
     verify_for: Duration = timedelta(minutes=5)
 
 
+class Rollout(ApiModel):
+    """When a rollout that does not progress counts as one that cannot succeed (rule rollout-failed)."""
+
+    # A new pod not Ready within this long of its creation (the playbook's `kubectl rollout status
+    # --timeout=120s`, per pod: a rollout of slow starters that progresses pod by pod goes on).
+    timeout: Duration = timedelta(seconds=120)
+    # A new pod's container restarted this many times (a crash loop, or killed for memory).
+    max_restarts: int = Field(default=2, ge=1, le=100, strict=True)
+
+
 class SecretKeyRef(ApiModel):
     name: str = Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)
     key: str = Field(min_length=1, max_length=253)
@@ -294,6 +304,7 @@ class HotfixSpec(ApiModel):
     safety: Safety = Field(default_factory=Safety)
     analysis: Analysis = Field(default_factory=Analysis)
     stability: Stability = Field(default_factory=Stability)
+    rollout: Rollout = Field(default_factory=Rollout)
     rollback: Rollback = Field(default_factory=Rollback)
     notify: Notify = Field(default_factory=Notify)
     # The tenant identity the operator acts with (impersonated) for Deployments and Secrets; empty: the

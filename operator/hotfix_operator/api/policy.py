@@ -20,6 +20,7 @@ from hotfix_operator.api.models import (
     Notify,
     ObjectMeta,
     Rollback,
+    Rollout,
     RootCause,
     Safety,
     Severity,
@@ -119,6 +120,7 @@ class HotfixPolicySpec(ApiModel):
     safety: Safety = Field(default_factory=Safety)
     analysis: Analysis = Field(default_factory=Analysis)
     stability: Stability = Field(default_factory=Stability)
+    rollout: Rollout = Field(default_factory=Rollout)
     rollback: Rollback = Field(default_factory=Rollback)
     notify: Notify = Field(default_factory=Notify)
     breaker: Breaker = Field(default_factory=Breaker)

@@ -14,6 +14,7 @@ from hotfix_operator.api.models import HotfixSpec, SpecError, parse_spec
 from hotfix_operator.api.status import TERMINAL_PHASES, AnalysisState, HotfixStatus, Phase, append_timeline
 from hotfix_operator.engine.alerting import AlertRulePublishing
 from hotfix_operator.engine.core import PlannedRequest, Prefetched, Step, utcnow
+from hotfix_operator.engine.failing_rollouts import FailingRollouts
 from hotfix_operator.engine.monitoring import MonitoringPhases
 from hotfix_operator.engine.rollback import RollbackPhases
 from hotfix_operator.engine.slots import Slot
@@ -27,7 +28,7 @@ ANALYSED_PHASES = frozenset({Phase.MONITORING, Phase.FORWARD_FIX_PENDING})
 ACTED_ON_FIRST = (ABORT_REQUEST, SUPERSEDED_BY, ROLLBACK_REQUEST, ROLLBACK_REQUESTED_BY)
 
 
-class HotfixController(StartPhases, MonitoringPhases, RollbackPhases, AlertRulePublishing):
+class HotfixController(StartPhases, FailingRollouts, MonitoringPhases, RollbackPhases, AlertRulePublishing):
     def resume_finished(self, body: dict[str, Any]) -> None:
         """A Hotfix that needs no more steps (after an operator restart, say): count it, and keep its
         escalation paging until the Hotfix is deleted."""

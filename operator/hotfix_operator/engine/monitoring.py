@@ -120,6 +120,11 @@ class MonitoringPhases(ControllerCore):
         decision = await self._decide(step, report.result)
         if decision.action not in (*ROLLBACK_ACTIONS, Action.ESCALATE):
             return 0.0
+        # The kubelet's own words about the new pods are better evidence than the numbers they caused (a
+        # crash-free breach from restarts, say): a rollout that cannot succeed is decided as one.
+        failure = await self._rollout_failure(step, [target.deployment for target in step.spec.targets])
+        if failure is not None:
+            return await self._act_on_rollout_failure(step, failure)
         self._condition(step, "Healthy", *health_condition(report))
         self._note(step, "BreachDuringRollout", "a threshold is breached before the rollout completed")
         return await self._act_on(step, decision, report_at=report.at, evidence=_evidence(report))

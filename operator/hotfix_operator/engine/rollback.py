@@ -116,18 +116,31 @@ class RollbackPhases(ControllerCore):
             self._escalate(step, "RollbackDidNotRecover", f"still breached after the rollback: {report.summary()}")
             return None
         elapsed = step.now - since
-        if report.result is AnalysisState.HEALTHY and elapsed >= step.spec.rollback.verify_for:
+        # Recovered means the restored pods serve again (available, as readiness says), not only quiet metrics:
+        # a hotfix that never started leaves no bad numbers behind, whatever the undo brought back.
+        unavailable = await self._unavailable_targets(step) if report.result is AnalysisState.HEALTHY else []
+        if report.result is AnalysisState.HEALTHY and elapsed >= step.spec.rollback.verify_for and not unavailable:
             return await self._recovered(step, report)
         bound = verification_bound(step.spec)
         if elapsed > bound:
-            self._escalate(
-                step,
-                "RollbackUnverified",
-                f"recovery could not be verified within {duration_text(bound)} of the undo: the last analysis was "
-                f"{report.result.value} ({report.summary()})",
-            )
+            found = "; ".join(unavailable) or f"the last analysis was {report.result.value} ({report.summary()})"
+            message = f"recovery could not be verified within {duration_text(bound)} of the undo: {found}"
+            self._escalate(step, "RollbackUnverified", message)
             return None
         return 0.0
+
+    async def _unavailable_targets(self, step: Step) -> list[str]:
+        """The targets whose restored revision does not have all its replicas available."""
+        short = []
+        for recorded in step.status.targets:
+            try:
+                rollout = await self._io(self._deployments(step).status, step.namespace, recorded.deployment)
+            except DeploymentError as error:
+                short.append(f"{recorded.deployment}: {error}")
+                continue
+            if not rollout.done:
+                short.append(rollout.message)
+        return short
 
     async def _recovered(self, step: Step, report: AnalysisReport) -> float | None:
         for recorded in step.status.targets:

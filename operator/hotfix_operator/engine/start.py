@@ -147,7 +147,7 @@ class StartPhases(ControllerCore):
         return 0.0
 
     async def _rolling_out(self, step: Step) -> float | None:
-        waiting, paused = [], []
+        waiting, paused, rolling = [], [], []
         for target in step.spec.targets:
             recorded = step.status.target(target.deployment)
             assert recorded is not None
@@ -184,13 +184,18 @@ class StartPhases(ControllerCore):
                                f"`kubectl rollout resume deployment/{target.deployment}`")  # fmt: skip
                 continue
             except RolloutFailed as error:
-                self._escalate(step, "RolloutFailed", str(error))
-                return None
+                # The progress deadline came before the new pods' own evidence: it cannot succeed either.
+                return await self._act_on_rollout_failure(step, f"ProgressDeadlineExceeded: {error}")
             except DeploymentError as error:
                 self._fail(step, "TargetNotActionable", f"target {target.deployment}: {error}")
                 return None
             if not rollout.done:
                 waiting.append(rollout.message)
+                rolling.append(target.deployment)
+        if rolling and not paused:
+            failure = await self._rollout_failure(step, rolling)
+            if failure is not None:
+                return await self._act_on_rollout_failure(step, failure)
         if waiting:
             self._condition(
                 step, "RolledOut", "False", "DeploymentPaused" if paused else "InProgress", "; ".join(waiting)

@@ -121,6 +121,23 @@ class DeploymentClient:
             return False
         return True
 
+    def new_pods(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        """The pods of the ReplicaSet the Deployment's template makes (the rollout's own): listed by its
+        pod-template-hash, so a rollout's old pods are never read. Empty before that ReplicaSet exists."""
+        deployment = self.get(namespace, name)
+        try:
+            revision = current_revision(deployment, self.replica_sets(deployment))
+        except DeploymentError:
+            return []
+        template_hash = ((revision.template.get("metadata") or {}).get("labels") or {}).get("pod-template-hash")
+        if not template_hash:
+            return []
+        selector = f"{label_selector(deployment)},pod-template-hash={template_hash}"
+        try:
+            return self.api.list_items(f"/api/v1/namespaces/{namespace}/pods", {"labelSelector": selector})
+        except ApiError as error:
+            raise _api_error(error, f"listing the new pods of {describe(deployment)}") from None
+
     def desired_replicas(self, namespace: str, name: str) -> int | None:
         """``spec.replicas`` (1 when unset, as the API server defaults it); None when the Deployment is gone."""
         try:

@@ -39,6 +39,7 @@ class Rule(StrEnum):
     DATA_LOSS = "data-loss"
     MIGRATIONS_APPLIED = "migrations-applied"
     DEPENDENCIES_INCOMPATIBLE = "dependencies-incompatible"
+    ROLLOUT_FAILED = "rollout-failed"
     MULTI_SERVICE_UNCLEAR = "multi-service-unclear"
     INCIDENT_TOO_LONG = "incident-too-long"
     FAST_FORWARD_FIX = "fast-forward-fix"
@@ -77,6 +78,8 @@ class Facts(BaseModel):
     affected_services: list[str] = Field(default_factory=lambda: ["service"], alias="affectedServices")
     culprit: str | None = None
     rollback_target_present: bool = Field(default=True, alias="rollbackTargetPresent")
+    # Why the rollout cannot succeed (its new pods' evidence), when it cannot; None while it may.
+    rollout_failure: str | None = Field(default=None, alias="rolloutFailure", min_length=1)
 
     @field_validator("forward_fix_eta_in", mode="before")
     @classmethod
@@ -149,22 +152,20 @@ def _forward_fix_or_escalate(facts: Facts, rule: Rule, why_not_rollback: str) ->
     )
 
 
-def _safety_decision(facts: Facts) -> Decision | None:
+def _safety_concern(facts: Facts) -> tuple[Rule, str] | None:
+    """The safety rule that forbids a rollback, and why; None when a rollback does no harm."""
     if facts.rollback_loses_data:
-        return _forward_fix_or_escalate(facts, Rule.DATA_LOSS, "rolling back would lose data")
+        return Rule.DATA_LOSS, "rolling back would lose data"
     if facts.migrations is Migrations.IRREVERSIBLE:
-        return _forward_fix_or_escalate(
-            facts,
-            Rule.MIGRATIONS_APPLIED,
-            "irreversible migrations are applied; the old version cannot run on them",
-        )
+        return Rule.MIGRATIONS_APPLIED, "irreversible migrations are applied; the old version cannot run on them"
     if not facts.external_dependencies_compatible:
-        return _forward_fix_or_escalate(
-            facts,
-            Rule.DEPENDENCIES_INCOMPATIBLE,
-            "external dependencies no longer work with the previous version",
-        )
+        return Rule.DEPENDENCIES_INCOMPATIBLE, "external dependencies no longer work with the previous version"
     return None
+
+
+def _safety_decision(facts: Facts) -> Decision | None:
+    concern = _safety_concern(facts)
+    return _forward_fix_or_escalate(facts, *concern) if concern is not None else None
 
 
 def _breach_decision(facts: Facts, trigger: str) -> Decision:
@@ -207,7 +208,27 @@ def _breach_decision(facts: Facts, trigger: str) -> Decision:
     )
 
 
+def _rollout_failed(facts: Facts, failure: str) -> Decision:
+    """A hotfix that never started cannot be fixed forward in place: roll back, unless a safety rule says
+    a rollback would do harm, and then a person decides (its pods never served: nothing to hold for)."""
+    concern = _safety_concern(facts)
+    if concern is not None:
+        rule, why_not_rollback = concern
+        return Decision(
+            action=Action.ESCALATE,
+            rule=rule,
+            reason=f"the rollout cannot succeed ({failure}), but {why_not_rollback}: a person must decide",
+        )
+    return Decision(
+        action=Action.ROLLBACK,
+        rule=Rule.ROLLOUT_FAILED,
+        reason=f"the rollout cannot succeed: {failure}: roll back now",
+    )
+
+
 def _rule_decision(facts: Facts) -> Decision:
+    if facts.rollout_failure is not None:
+        return _rollout_failed(facts, facts.rollout_failure)
     if facts.analysis is AnalysisState.PENDING:
         return Decision(
             action=Action.CONTINUE,

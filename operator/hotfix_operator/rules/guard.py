@@ -135,6 +135,7 @@ def guard_manifest(
             "safety": safety.to_api(),
             "analysis": spec.analysis.to_api(),
             "stability": spec.stability.to_api(),
+            "rollout": spec.rollout.to_api(),
             "rollback": spec.rollback.to_api(),
             "notify": spec.notify.to_api(),
             "serviceAccountName": spec.service_account_name,

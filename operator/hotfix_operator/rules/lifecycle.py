@@ -47,6 +47,7 @@ def build_facts(
     fix_due_at: datetime | None,
     now: datetime,
     rollback_target_present: bool,
+    rollout_failure: str | None = None,
 ) -> Facts:
     return Facts(
         analysis=analysis,
@@ -60,6 +61,7 @@ def build_facts(
         affected_services=spec.affected_services(),
         culprit=spec.incident.culprit or None,
         rollback_target_present=rollback_target_present,
+        rollout_failure=rollout_failure,
     )
 
 

@@ -16,6 +16,7 @@ import argparse
 import ipaddress
 import itertools
 import logging
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -26,7 +27,9 @@ from kubernetes import client, config
 
 LOAD_LABEL = "hotfix.dev/load"
 DEFAULT_RATE = 20
-REQUEST_TIMEOUT_SECONDS = 2.0
+REQUEST_TIMEOUT_SECONDS = 1.0
+MAX_IN_FLIGHT = 64
+TICKS_PER_SECOND = 10
 PORT_NAME = "http"
 
 log = logging.getLogger("loadgen")
@@ -49,35 +52,67 @@ def ready_endpoints(slices: list[Any], subnet: ipaddress.IPv4Network) -> dict[st
     return found
 
 
-def _send(address: str) -> None:
-    try:
-        with urllib.request.urlopen(f"http://{address}/", timeout=REQUEST_TIMEOUT_SECONDS) as response:
-            response.read()
-    except urllib.error.HTTPError:
-        pass  # a 500 is the application's answer: it is counted by the application itself
-    except OSError as error:
-        log.debug("request to %s failed: %s", address, error)
+class Sender:
+    """Requests on a bounded pool: at most ``MAX_IN_FLIGHT`` at once, the rest of a tick dropped and counted,
+    so that endpoints that stop answering can never build a backlog that starves the others."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT)
+        self.in_flight = 0
+        self.lock = threading.Lock()
+        self.counts = {"sent": 0, "failed": 0, "dropped": 0}
+
+    def send(self, address: str) -> None:
+        with self.lock:
+            if self.in_flight >= MAX_IN_FLIGHT:
+                self.counts["dropped"] += 1
+                return
+            self.in_flight += 1
+        self.pool.submit(self._request, address)
+
+    def _request(self, address: str) -> None:
+        failed = False
+        try:
+            with urllib.request.urlopen(f"http://{address}/", timeout=REQUEST_TIMEOUT_SECONDS) as response:
+                response.read()
+        except urllib.error.HTTPError:
+            pass  # a 500 is the application's answer: the application counts it itself
+        except OSError:
+            failed = True
+        with self.lock:
+            self.in_flight -= 1
+            self.counts["sent"] += 1
+            self.counts["failed"] += failed
 
 
 def run(kubeconfig: str, subnet: ipaddress.IPv4Network, rate: int, max_seconds: float) -> None:
     api = client.DiscoveryV1Api(config.new_client_from_config(kubeconfig))
+    sender = Sender()
     stop_at = time.monotonic() + max_seconds
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        while time.monotonic() < stop_at:
-            second_started = time.monotonic()
+    targets: dict[str, list[str]] = {}
+    rounds: dict[str, itertools.cycle[str]] = {}
+    tick = 0
+    while time.monotonic() < stop_at:
+        tick_started = time.monotonic()
+        if tick % TICKS_PER_SECOND == 0:
+            # The endpoints once a second, as a Service's proxy follows its EndpointSlices.
             try:
                 slices = api.list_endpoint_slice_for_all_namespaces(label_selector=f"{LOAD_LABEL}=true").items
+                targets = {
+                    service: addresses for service, addresses in ready_endpoints(slices, subnet).items() if addresses
+                }
+                rounds = {service: itertools.cycle(addresses) for service, addresses in targets.items()}
             except Exception as error:  # the API server may be restarting: try again next second
                 log.warning("endpoint slices not listed: %s", error)
-                slices = []
-            for addresses in ready_endpoints(slices, subnet).values():
-                if not addresses:
-                    continue
-                # Round robin over the Ready endpoints, the requests spread over the second.
-                for index, address in zip(range(rate), itertools.cycle(addresses), strict=False):
-                    delay = index / rate
-                    pool.submit(lambda a=address, d=delay: (time.sleep(d), _send(a)))
-            time.sleep(max(0.0, 1.0 - (time.monotonic() - second_started)))
+        if tick % (TICKS_PER_SECOND * 60) == 0:
+            log.info("services %d, requests %s", len(targets), sender.counts)
+        # Each Service's rate spread over the ticks of a second, round robin over its Ready endpoints.
+        share = rate // TICKS_PER_SECOND + (1 if tick % TICKS_PER_SECOND < rate % TICKS_PER_SECOND else 0)
+        for endpoints in rounds.values():
+            for _ in range(share):
+                sender.send(next(endpoints))
+        tick += 1
+        time.sleep(max(0.0, 1.0 / TICKS_PER_SECOND - (time.monotonic() - tick_started)))
 
 
 def main(argv: list[str] | None = None) -> None:

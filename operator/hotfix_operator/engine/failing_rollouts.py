@@ -1,0 +1,53 @@
+"""A rollout that cannot succeed (rule rollout-failed): read its new pods while it rolls out, and decide.
+
+A hotfix whose pods never start serves no traffic, so no threshold breaches; the rollout has meanwhile
+taken old pods away. The new ReplicaSet's pods are read at each rolling-out step (only then, only those)
+and judged by kube/pod_health.py; the progress deadline, if it comes first, counts the same. The decision
+is the rule table's: roll back at once, unless a safety rule says a rollback would do harm.
+"""
+
+from __future__ import annotations
+
+from hotfix_operator.api.status import AnalysisState
+from hotfix_operator.engine.core import ControllerCore, Step
+from hotfix_operator.kube.pod_health import rollout_failure
+from hotfix_operator.kube.rollouts import DeploymentError
+from hotfix_operator.rules.decision import ROLLBACK_ACTIONS, decide
+from hotfix_operator.rules.lifecycle import build_facts, forward_fix_due, incident_started_at
+
+PODS_UNREADABLE = "PodsUnreadable"
+
+
+class FailingRollouts(ControllerCore):
+    async def _rollout_failure(self, step: Step, rolling: list[str]) -> str | None:
+        """Why the rollout of these Deployments cannot succeed, naming each pod and the kubelet's words; None
+        while it still may."""
+        for deployment in rolling:
+            try:
+                pods = await self._io(self._deployments(step).new_pods, step.namespace, deployment)
+            except DeploymentError as error:
+                # A tenant's ServiceAccount that may not list pods: the progress deadline still ends the wait.
+                unreadable = f"{deployment}: the new pods cannot be read ({error}); only the Deployment's progress "
+                self._note_once(step, PODS_UNREADABLE, unreadable + "deadline can end a stuck rollout")
+                continue
+            limits = step.spec.rollout
+            failure = rollout_failure(pods, step.now, limits.timeout, limits.max_restarts)
+            if failure is not None:
+                return f"{deployment}: {failure.text()}"
+        return None
+
+    def _note_once(self, step: Step, kind: str, message: str) -> None:
+        if not any(entry.type == kind for entry in step.status.timeline):
+            self._note(step, kind, message, warning=True)
+
+    async def _act_on_rollout_failure(self, step: Step, failure: str) -> float | None:
+        """Decide on a rollout that cannot succeed, say why where people look, and act."""
+        fix_due_at, _ = forward_fix_due(step.spec, step.status, step.now)
+        started = incident_started_at(step.spec, step.created_at)
+        facts = build_facts(step.spec, AnalysisState.PENDING, started, fix_due_at, step.now, True, failure)
+        decision = decide(facts)
+        if decision.action in ROLLBACK_ACTIONS and not await self._targets_present(step):
+            facts = build_facts(step.spec, AnalysisState.PENDING, started, fix_due_at, step.now, False, failure)
+            decision = decide(facts)
+        self._condition(step, "RolledOut", "False", "RolloutFailed", failure[:1000])
+        return await self._act_on(step, decision, report_at=None)
