@@ -36,6 +36,12 @@ class FailingRollouts(ControllerCore):
                 return f"{deployment}: {failure.text()}"
         return None
 
+    async def _kubelet_evidence(self, step: Step) -> str | None:
+        """On a breach: whether the targets' current pods show why, in the kubelet's own words. They are better
+        evidence than the numbers they caused (a crash-free breach from restarts, say), and a crash loop's
+        pods can be Ready for a moment, so its rollout completes before its first crash."""
+        return await self._rollout_failure(step, [target.deployment for target in step.spec.targets])
+
     def _note_once(self, step: Step, kind: str, message: str) -> None:
         if not any(entry.type == kind for entry in step.status.timeline):
             self._note(step, kind, message, warning=True)

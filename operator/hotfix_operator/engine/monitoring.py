@@ -83,6 +83,11 @@ class MonitoringPhases(ControllerCore):
         self._condition(step, "Healthy", *health)
         self._telemetry_seen(step, report)
         decision = await self._decide(step, result)
+        if result is AnalysisState.BREACHED and decision.action in (*ROLLBACK_ACTIONS, Action.ESCALATE):
+            # Pods that became Ready for a moment let the rollout complete, then crash: said as what it is.
+            failure = await self._kubelet_evidence(step)
+            if failure is not None:
+                return await self._act_on_rollout_failure(step, failure)
         delay = await self._act_on(step, decision, report_at=report.at, evidence=_evidence(report))
         # The stability window is judged only while plainly monitoring, on an analysis that saw data:
         # a forward-fix hold restarts it, and "pending" or "inconclusive" prove nothing either way.
@@ -120,9 +125,7 @@ class MonitoringPhases(ControllerCore):
         decision = await self._decide(step, report.result)
         if decision.action not in (*ROLLBACK_ACTIONS, Action.ESCALATE):
             return 0.0
-        # The kubelet's own words about the new pods are better evidence than the numbers they caused (a
-        # crash-free breach from restarts, say): a rollout that cannot succeed is decided as one.
-        failure = await self._rollout_failure(step, [target.deployment for target in step.spec.targets])
+        failure = await self._kubelet_evidence(step)
         if failure is not None:
             return await self._act_on_rollout_failure(step, failure)
         self._condition(step, "Healthy", *health_condition(report))
