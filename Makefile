@@ -89,6 +89,7 @@ bench: $(STAMP) cluster-bins prometheus
 	BENCH_PEERING=1 BENCH_BREACH_RUNS=0 BENCH_LOAD_HOTFIXES=1000 $(BIN)/python -u bench/bench_operator.py
 	$(SCALE_10000) $(BIN)/python -u bench/bench_operator.py
 	$(BIN)/python bench/bench_guard_watch.py
+	$(BIN)/python -u bench/bench_failing_rollouts.py
 	$(BIN)/python bench/bench_side_by_side.py
 
 # Control-plane and Prometheus faults, hostile manifests and edits during actions (also part of `make test`),

@@ -1,4 +1,4 @@
-"""Helpers of the real-pod suite: Deployments of the test application on the real node, and their Services."""
+"""Helpers of the real-pod suite: its Hotfixes, and Deployments of the test application served on the real node."""
 
 from __future__ import annotations
 
@@ -8,59 +8,12 @@ from typing import Any
 from kubernetes import client
 
 from hotfix_operator.testbed.app_images import app_image
-from hotfix_operator.testbed.real_node import REAL_NODE_TAINT
+from hotfix_operator.testbed.real_workloads import load_service, real_deployment
 from operator_support import FAST_ANALYSIS, hotfix_manifest
 
 # Real pods start in a second or two and are scraped every second: the analysis reads what they export.
 REAL_ANALYSIS = copy.deepcopy(FAST_ANALYSIS) | {"telemetry": "kube-prometheus"}
 REAL_ANALYSIS["crashFreeSessions"] = {"source": "restarts", "min": 0.98, "over": "10s", "minSessions": 0}
-
-
-def real_deployment(name: str, tag: str = "1.0", replicas: int = 2, **container: Any) -> dict[str, Any]:
-    """The test application on the real node: scraped by Prometheus, probed for readiness by the kubelet."""
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}, "annotations": {"prometheus.io/scrape": "true"}},
-                "spec": {
-                    "nodeSelector": {"type": "real"},
-                    "tolerations": [{**REAL_NODE_TAINT, "operator": "Equal"}],
-                    "terminationGracePeriodSeconds": 1,
-                    "containers": [
-                        {
-                            "name": "app",
-                            "image": app_image(tag),
-                            "imagePullPolicy": "IfNotPresent",
-                            # A crashed container's last log lines become its termination message.
-                            "terminationMessagePolicy": "FallbackToLogsOnError",
-                            "ports": [{"name": "http", "containerPort": 8080}],
-                            "readinessProbe": {
-                                "httpGet": {"path": "/readyz", "port": 8080},
-                                "periodSeconds": 1,
-                                "failureThreshold": 1,
-                            },
-                            **container,
-                        }
-                    ],
-                },
-            },
-        },
-    }
-
-
-def load_service(name: str) -> dict[str, Any]:
-    """A Service for the Deployment: the load generator sends to its Ready endpoints."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name, "labels": {"hotfix.dev/load": "true"}},
-        "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]},
-    }
 
 
 def real_hotfix(name: str, deployment: str, tag: str | None, **spec: Any) -> dict[str, Any]:

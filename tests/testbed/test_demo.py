@@ -16,12 +16,16 @@ pytestmark = pytest.mark.real
 
 def test_demo_scenario(tmp_path: Path) -> None:
     out = io.StringIO()
+    demo = Demo(tmp_path / "demo", out=out)
     try:
-        phases = Demo(tmp_path / "demo", out=out).run(timeout=240)
+        phases = demo.run(timeout=240)
     finally:
         TestBed.stop_saved(tmp_path / "demo")
     text = out.getvalue()
-    assert phases == {"search-fix": "Stable", "auth-fix": "RolledBack"}, text
-    assert "root-cause-unknown" in text
+    # These machines can run the real node: the demo says so first, and its third hotfix never starts.
+    assert demo.real, demo.unavailable
+    assert text.startswith("==> real pods: a kubelet runs them"), text[:200]
+    assert phases == {"search-fix": "Stable", "auth-fix": "RolledBack", "cart-fix": "RolledBack"}, text
+    assert "root-cause-unknown" in text and "rollout-failed" in text and "ImagePull" in text
     assert "# Postmortem draft: INC-2026-0102 hotfix demo/auth-fix" in text
     assert "export KUBECONFIG=" in text

@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import ipaddress
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,9 +43,21 @@ INSTALL_SCRIPT = REPO_ROOT / "hack" / "install-runtime.sh"
 REAL_NODE_NAME = "real-node-0"
 # Only pods that tolerate this land on the real node: the simulator's pods stay on kwok's nodes.
 REAL_NODE_TAINT = {"key": "hotfix.dev/real-node", "value": "true", "effect": "NoSchedule"}
-POD_SUBNET = "10.213.0.0/24"
-BRIDGE = "hfbed0"
+# Each real node has a subnet, a bridge and a pod cgroup root of its own (from its work directory), so that two
+# beds on one machine (two test workers, or the demo beside the tests) never manage each other's pods.
+CGROUP_V1 = Path("/sys/fs/cgroup")
 SCRAPE_ANNOTATION = "prometheus.io/scrape"
+
+
+def real_node_unavailable() -> str | None:
+    """Why this machine cannot run the real node (None: it can): root, cgroups, network namespaces."""
+    if os.geteuid() != 0:
+        return "not root"
+    if not (CGROUP_V1 / "memory" / "cgroup.procs").exists():
+        return f"no cgroup v1 memory hierarchy under {CGROUP_V1}"
+    if subprocess.run(["unshare", "--net", "true"], capture_output=True, check=False).returncode != 0:
+        return "network namespaces cannot be created"
+    return None
 
 
 def _run_script(script: Path) -> str:
@@ -89,8 +102,12 @@ class RealNode:
         self.cluster = cluster
         self.prometheus: LocalPrometheus | None = None
         # A unix socket path has at most 107 bytes: containerd's lives in a short directory of its own.
-        short = hashlib.sha256(str(self.work_dir).encode()).hexdigest()[:10]
+        digest = hashlib.sha256(str(self.work_dir).encode()).hexdigest()
+        short = digest[:10]
         self.run_dir = Path("/run/hotfix-bed") / short
+        self.pod_subnet = f"10.213.{int(digest[10:12], 16)}.0/24"
+        self.bridge = f"hf{digest[:8]}"
+        self.cgroup_root = f"/hotfix-bed-{short}"
         self.pids: dict[str, int] = {}
 
     @property
@@ -139,7 +156,8 @@ class RealNode:
             self._remove_containers()
             stop_pids([self.pids.pop("containerd")])
         self._unmount_leftovers()
-        subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, check=False)
+        subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True, check=False)
+        self._remove_cgroup_root()
         subprocess.run(
             [kubectl_binary(), f"--kubeconfig={self.cluster.kubeconfig}", "delete", "node", REAL_NODE_NAME,
              "--ignore-not-found", "--wait=false"],
@@ -178,13 +196,13 @@ class RealNode:
             "plugins": [
                 {
                     "type": "bridge",
-                    "bridge": BRIDGE,
+                    "bridge": self.bridge,
                     "isGateway": True,  # the host reaches pods through the bridge: probes, scrapes, traffic
                     "ipMasq": False,  # pods need no way out of the machine
                     "hairpinMode": True,
                     "ipam": {
                         "type": "host-local",
-                        "ranges": [[{"subnet": POD_SUBNET}]],
+                        "ranges": [[{"subnet": self.pod_subnet}]],
                         "dataDir": str(self.work_dir / "cni-ipam"),
                     },
                 }
@@ -222,6 +240,7 @@ class RealNode:
             # The machine mounts cgroup v1; the kubelet refuses it unless told otherwise (since v1.35).
             "failCgroupV1": False,
             "cgroupDriver": "cgroupfs",
+            "cgroupRoot": self.cgroup_root,
             "containerRuntimeEndpoint": f"unix://{self.socket}",
             "address": "127.0.0.1",
             "port": free_port(),
@@ -244,6 +263,9 @@ class RealNode:
         }  # fmt: skip
         config_path = self.work_dir / "kubelet.yaml"
         config_path.write_text(yaml.safe_dump(kubelet_config))
+        # The kubelet places its pods under the root but does not create it.
+        for hierarchy in self._cgroup_hierarchies():
+            (hierarchy / self.cgroup_root.lstrip("/")).mkdir(exist_ok=True)
         process = self._spawn(
             "kubelet",
             [
@@ -314,7 +336,7 @@ class RealNode:
         self._spawn(
             "loadgen",
             [sys.executable, "-m", "hotfix_operator.testbed.loadgen", f"--kubeconfig={self.cluster.kubeconfig}",
-             f"--subnet={ipaddress.ip_network(POD_SUBNET)}"],
+             f"--subnet={ipaddress.ip_network(self.pod_subnet)}"],
         )  # fmt: skip
 
     # -- clean-up --------------------------------------------------------------------------
@@ -337,6 +359,24 @@ class RealNode:
             targets = [line.split()[1] for line in mounts if line.split()[1].startswith(roots)]
         for target in sorted(targets, key=len, reverse=True):
             subprocess.run(["umount", "-l", target], capture_output=True, check=False)
+
+    @staticmethod
+    def _cgroup_hierarchies() -> list[Path]:
+        return [path for path in CGROUP_V1.iterdir() if path.is_dir() and (path / "cgroup.procs").exists()]
+
+    def _remove_cgroup_root(self) -> None:
+        """Empty cgroups left by the pods, deepest first (a cgroup is removed with rmdir once it is empty)."""
+        for hierarchy in self._cgroup_hierarchies():
+            root = hierarchy / self.cgroup_root.lstrip("/")
+            if not root.exists():
+                continue
+            for directory in sorted(
+                (p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
+            ):
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
+            with contextlib.suppress(OSError):
+                root.rmdir()
 
     def _kubectl(self, *args: str, check: bool = True) -> str:
         completed = subprocess.run(
