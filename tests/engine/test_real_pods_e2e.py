@@ -3,18 +3,20 @@ by a Prometheus that finds the pods through the API server, traffic sent to Read
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from kubernetes import client
 
+from hotfix_operator.api.models import GROUP, VERSION
 from hotfix_operator.testbed.app_images import NEVER_IMPORTED, app_image
 from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.real_node import RealNode
 from hotfix_operator.testbed.stack import TestBed, TestBedState
 from operator_support import Cluster, eventually
-from real_pods import create_served, real_hotfix
+from real_pods import REAL_ANALYSIS, create_served, real_hotfix
 from testbed_support import PrometheusQuery
 
 
@@ -145,3 +147,29 @@ def test_a_slow_but_healthy_start_is_not_rolled_back(
     assert status["phase"] in ("Monitoring", "Stable"), status
     assert pods.image("search") == app_image("1.8-slow-start")
     assert rollbacks(status) == 0
+
+
+def test_a_guard_rolls_back_a_sync_of_a_tag_that_does_not_exist(
+    real_operator: OperatorProcess, pods: Cluster, api_client: client.ApiClient
+) -> None:
+    policy = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "HotfixPolicy",
+        "metadata": {"name": "guard-real"},
+        "spec": {
+            "selector": {"matchLabels": {"guard": "yes"}},
+            "analysis": copy.deepcopy(REAL_ANALYSIS),
+            "stability": {"checkpoints": ["6s", "9s", "12s"]},
+            "rollback": {"timeout": "20s", "verifyFor": "3s"},
+        },
+    }
+    pods.apply_policy(policy)
+    serve(pods, api_client, "shop", labels={"guard": "yes"})
+    # What a GitOps sync of a mistyped tag does: nobody wrote a Hotfix; the policy's guard watches it.
+    pods.set_image("shop", app_image(NEVER_IMPORTED))
+    eventually(lambda: "shop-rev2" in pods.hotfix_names(), timeout=30, what="the guard of revision 2")
+    status = pods.wait_phase("shop-rev2", "RolledBack", "Escalated", "Failed", "Stable", timeout=120)
+    assert status["phase"] == "RolledBack", status
+    assert status["decision"]["rule"] == "rollout-failed" and "ImagePull" in status["decision"]["reason"]
+    assert pods.image("shop") == app_image("1.0")
+    assert rollbacks(status) == 1

@@ -12,12 +12,14 @@ from hotfix_operator.testbed.loadgen import LOAD_LABEL
 from hotfix_operator.testbed.real_node import REAL_NODE_TAINT
 
 
-def real_deployment(name: str, tag: str = "1.0", replicas: int = 2, **container: Any) -> dict[str, Any]:
+def real_deployment(
+    name: str, tag: str = "1.0", replicas: int = 2, labels: dict[str, str] | None = None, **container: Any
+) -> dict[str, Any]:
     """The test application on the real node: scraped by Prometheus, probed for readiness by the kubelet."""
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name},
+        "metadata": {"name": name, "labels": labels or {}},
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {"app": name}},
