@@ -86,12 +86,9 @@ def rollbacks(status: dict[str, Any]) -> int:
 # Each way a hotfix's pods never start, with what the operator must name: (tag, container fields, spec, named).
 NEVER_STARTS = {
     "an image tag that was never built": (NEVER_IMPORTED, {}, {}, "ImagePull"),
-    # One restart is enough here: the restarts threshold (crash-free from restarts) would otherwise roll it
-    # back first, by root-cause-unknown, with the pods' restart ratio as its reason.
-    "a process that crashes at start": ("1.4-crash", {}, {"rollout": {"maxRestarts": 1}}, "missing key"),
+    "a process that crashes at start": ("1.4-crash", {}, {}, "missing key"),
     "a readiness probe that never passes": ("1.6-unready", {}, {"rollout": {"timeout": "15s"}}, "not Ready within 15s"),
-    "a container killed for memory": ("1.7-leak", {"resources": {"limits": {"memory": "48Mi"}}},
-                                      {"rollout": {"maxRestarts": 1}}, "OOMKilled"),
+    "a container killed for memory": ("1.7-leak", {"resources": {"limits": {"memory": "48Mi"}}}, {}, "OOMKilled"),
     "a pod that cannot be scheduled": ("1.2-good", {"resources": {"requests": {"memory": "4Ti"}}}, {},
                                        "Unschedulable: 0/"),
 }  # fmt: skip

@@ -45,12 +45,25 @@ def test_an_image_that_cannot_be_pulled_is_evidence_with_the_kubelets_message() 
     assert "1.4.2-hotfx: not found" in problem.text()
 
 
-@pytest.mark.parametrize("reason", ["ErrImagePull", "CreateContainerConfigError", "CreateContainerError"])
-def test_a_pull_or_config_error_counts_after_the_first_back_off(reason: str) -> None:
-    # A ConfigMap applied a moment after its Deployment is created meanwhile: not conclusive at once.
-    assert pod_problems(pod(age=3, state=waiting(reason, 'configmap "auth" not found')), NOW, 2) == []
-    [problem] = pod_problems(pod(age=12, state=waiting(reason, 'configmap "auth" not found')), NOW, 2)
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        # A ConfigMap applied a moment after its Deployment may be created meanwhile.
+        ("CreateContainerConfigError", 'configmap "auth" not found'),
+        ("CreateContainerError", "context deadline exceeded"),
+        # A registry that timed out may answer the next pull.
+        ("ErrImagePull", 'failed to pull image "registry.example/auth:1.4.2": dial tcp 10.0.0.9:443: i/o timeout'),
+    ],
+)
+def test_a_config_error_or_a_pull_that_may_succeed_counts_after_the_first_back_off(reason: str, message: str) -> None:
+    assert pod_problems(pod(age=3, state=waiting(reason, message)), NOW, 2) == []
+    [problem] = pod_problems(pod(age=12, state=waiting(reason, message)), NOW, 2)
     assert problem.reason == reason
+
+
+def test_a_pull_the_registry_answered_for_good_counts_at_once() -> None:
+    [problem] = pod_problems(pod(age=2, state=waiting("ErrImagePull", PULL_MESSAGE)), NOW, 2)
+    assert problem.reason == "ErrImagePull"
 
 
 def test_a_crash_loop_counts_after_max_restarts_with_the_exit_code() -> None:
@@ -66,8 +79,14 @@ def test_a_crash_loop_counts_after_max_restarts_with_the_exit_code() -> None:
 
 def test_a_container_killed_for_memory_is_named_so() -> None:
     killed = {"terminated": {"reason": "OOMKilled", "exitCode": 137}}
-    [problem] = pod_problems(pod(state={"running": {}}, lastState=killed, restartCount=3), NOW, 2)
+    [problem] = pod_problems(pod(state=waiting("CrashLoopBackOff"), lastState=killed, restartCount=3), NOW, 2)
     assert (problem.reason, problem.restarts) == ("OOMKilled", 3)
+
+
+def test_a_container_running_again_after_its_restarts_may_still_make_it() -> None:
+    # A flaky first start (a database not yet reachable, say): restarted, and up since.
+    crashed_once = {"terminated": {"reason": "Error", "exitCode": 1}}
+    assert pod_problems(pod(state={"running": {}}, lastState=crashed_once, restartCount=1), NOW, 1) == []
 
 
 def test_an_unschedulable_pod_counts_after_the_schedulers_first_retry() -> None:

@@ -274,8 +274,9 @@ class Rollout(ApiModel):
     # A new pod not Ready within this long of its creation (the playbook's `kubectl rollout status
     # --timeout=120s`, per pod: a rollout of slow starters that progresses pod by pod goes on).
     timeout: Duration = timedelta(seconds=120)
-    # A new pod's container restarted this many times (a crash loop, or killed for memory).
-    max_restarts: int = Field(default=2, ge=1, le=100, strict=True)
+    # A new pod's container down again after this many restarts (a crash loop, or killed for memory); 1: it
+    # crashed, was restarted at once, and crashed again.
+    max_restarts: int = Field(default=1, ge=1, le=100, strict=True)
 
 
 class SecretKeyRef(ApiModel):

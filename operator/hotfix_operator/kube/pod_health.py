@@ -5,12 +5,15 @@ deadline (600 s by default) leaves fewer old pods serving for ten minutes, and a
 go up and down, which resets that deadline. So the rollout's own pods (the new ReplicaSet's) are read while
 it rolls out, and a state that cannot end well is evidence at once:
 
-- the image cannot be pulled (``ImagePullBackOff``, ``InvalidImageName``, ``ErrImageNeverPull``, or
-  ``ErrImagePull`` still there after the kubelet's first back-off), or the container cannot be created or
-  started (``CreateContainerConfigError``: a missing ConfigMap or Secret; ``CreateContainerError``,
-  ``RunContainerError``) after that back-off: something else may be creating the missing object;
-- a container restarted ``maxRestarts`` times: ``CrashLoopBackOff``, or ``OOMKilled`` when the kernel
-  killed it for memory;
+- the image cannot be pulled: ``ImagePullBackOff``, ``InvalidImageName``, ``ErrImageNeverPull``, and
+  ``ErrImagePull`` at once when the registry's answer is final (the tag or repository does not exist, the
+  registry's name does not resolve, access is denied: a mistyped image), else after the kubelet's first
+  back-off (a registry that timed out may answer next time);
+- the container cannot be created or started (``CreateContainerConfigError``: a missing ConfigMap or
+  Secret; ``CreateContainerError``, ``RunContainerError``) after that back-off: a GitOps tool may be
+  creating the missing object;
+- a container down again after ``maxRestarts`` restarts (1: it crashed, was restarted and crashed again):
+  ``CrashLoopBackOff``, or ``OOMKilled`` when the kernel killed it for memory;
 - a pod the scheduler could not place (``Unschedulable``) after its first retry;
 - otherwise, a new pod not Ready within ``spec.rollout.timeout`` of its creation.
 
@@ -29,6 +32,9 @@ PULL_FAILED_AT_ONCE = frozenset({"ImagePullBackOff", "InvalidImageName", "ErrIma
 FAILED_AFTER_BACKOFF = frozenset({"ErrImagePull", "CreateContainerConfigError", "CreateContainerError",
                                   "RunContainerError"})  # fmt: skip
 MAX_EVIDENCE = 5
+# The words containerd and the registries use for a pull that will fail again however often it is tried.
+FINAL_PULL_ANSWERS = ("not found", "manifest unknown", "name unknown", "no such host", "repository does not exist",
+                      "pull access denied", "unauthorized", "denied: ")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -74,10 +80,13 @@ def _container_problem(pod: str, status: dict[str, Any], age: timedelta, max_res
     container = status.get("name", "")
     waiting = (status.get("state") or {}).get("waiting") or {}
     reason, message = waiting.get("reason", ""), _one_line(waiting.get("message"))
-    if reason in PULL_FAILED_AT_ONCE or (reason in FAILED_AFTER_BACKOFF and age >= FIRST_BACKOFF):
+    final_pull = reason == "ErrImagePull" and any(answer in message.lower() for answer in FINAL_PULL_ANSWERS)
+    if reason in PULL_FAILED_AT_ONCE or final_pull or (reason in FAILED_AFTER_BACKOFF and age >= FIRST_BACKOFF):
         return PodProblem(pod, container, reason, message)
     restarts = int(status.get("restartCount") or 0)
-    if restarts < max_restarts:
+    # Restarted and down again (crashed since, or waiting to restart): a container that restarted once and now
+    # runs may still make it.
+    if restarts < max_restarts or "running" in (status.get("state") or {}):
         return None
     terminated = ((status.get("lastState") or {}).get("terminated") or (status.get("state") or {}).get("terminated")
                   or {})  # fmt: skip
