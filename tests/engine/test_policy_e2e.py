@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import io
 import time
+from datetime import datetime
 from typing import Any
 
 from hotfix_operator.api.models import API_VERSION
@@ -163,3 +164,28 @@ def test_a_forward_fix_after_a_rollback_gets_its_own_guard(running_operator: Ope
     assert status["phase"] == "Stable", status
     # Its rollback target was the rolled-back-to revision (3), the one before the fix.
     assert status["targets"][0]["baselineRevision"] == 3
+
+
+def test_the_rolled_back_template_applied_again_after_the_guards_window_is_guarded_again(
+    running_operator: OperatorProcess, cluster: Cluster
+) -> None:
+    cluster.apply_policy(policy_manifest("guard-shop"))
+    cluster.create_deployment("search", labels=GUARDED)
+    cluster.set_image("search", BAD_IMAGE)
+    eventually(lambda: "search-rev2" in cluster.hotfix_names(), timeout=30, what="the guard of revision 2")
+    first = cluster.wait_phase("search-rev2", *ENDED)
+    assert first["phase"] == "RolledBack", first
+    # The guard watches for its template coming back for its last checkpoint (12s) after the undo; past it,
+    # the same bad image applied again (a GitOps sync, a person's `kubectl set image`) is judged again.
+    undone_at = first["rollbackCompletedAt"]
+    eventually(lambda: time.time() > _timestamp(undone_at) + 13, timeout=30, what="the guard's window to end")
+    cluster.set_image("search", BAD_IMAGE)
+    eventually(lambda: "search-rev4" in cluster.hotfix_names(), timeout=30, what="a guard of the template again")
+    second = cluster.wait_phase("search-rev4", *ENDED)
+    assert second["phase"] == "RolledBack", second
+    assert cluster.image("search") == GOOD_IMAGE
+    assert "Guarding" in [event.reason for event in cluster.core.list_namespaced_event(cluster.namespace).items]
+
+
+def _timestamp(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()

@@ -76,6 +76,17 @@ def test_the_rolled_back_template_applied_again_is_left_to_its_guard() -> None:
     assert plan.action is GuardAction.GUARD and plan.supersedes == "checkout-rev2"
 
 
+def test_the_rolled_back_template_applied_again_after_the_guards_window_gets_a_new_guard() -> None:
+    rolled_back = GuardRecord(guard_name("checkout", 2), "guard-all", "checkout", 2, CREATED, Phase.ROLLED_BACK,
+                              "checkout-aaa", "checkout-bbb", watching_until=CREATED + timedelta(hours=24))  # fmt: skip
+    within = plan_guard(change(replica_set="checkout-bbb"), rolled_back, [], CREATED + timedelta(hours=23))
+    assert within.action is GuardAction.SKIP and "escalates" in within.reason
+    # The demo's finding: set the same bad image again after the last checkpoint, and nothing watched it.
+    after = plan_guard(change(replica_set="checkout-bbb"), rolled_back, [], CREATED + timedelta(hours=25))
+    assert after.action is GuardAction.GUARD and after.supersedes is None
+    assert "after that guard stopped watching: guarded by checkout-rev3, which judges it again" in after.reason
+
+
 def test_a_revision_guarded_already_is_not_guarded_twice() -> None:
     assert plan_guard(change(revision=2), guard(revision=2), []).action is GuardAction.SKIP
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from hotfix_operator.api.models import GROUP, VERSION, SpecError
@@ -169,7 +169,8 @@ class PolicyGuarding:
             return
         persons = [claim for claim in self.claims.in_namespace(change.namespace)
                    if not self.guards.is_guard(change.namespace, claim.name)]  # fmt: skip
-        plan = plan_guard(change, self.guards.latest(change.namespace, change.deployment), persons)
+        latest = self.guards.latest(change.namespace, change.deployment)
+        plan = plan_guard(change, latest, persons, datetime.now(UTC))
         logger.info("deployment %s/%s revision %d: %s", change.namespace, change.deployment, change.revision,
                     plan.reason)  # fmt: skip
         if plan.action is GuardAction.SKIP:

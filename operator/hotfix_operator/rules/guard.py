@@ -19,6 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from hotfix_operator.api.durations import parse_duration
 from hotfix_operator.api.models import API_VERSION, KIND, Migrations, Safety
 from hotfix_operator.api.policy import (
     DEPENDENCIES_ANNOTATION,
@@ -155,10 +156,22 @@ class GuardRecord:
     phase: Phase | None
     baseline_replica_set: str | None
     hotfix_replica_set: str | None
+    # A RolledBack guard watches for its template coming back until then (its last checkpoint after the
+    # undo); after it nothing does. None: not rolled back, or not known.
+    watching_until: datetime | None = None
 
     @property
     def running(self) -> bool:
         return self.phase not in TERMINAL_PHASES
+
+
+def _watching_until(body: dict[str, Any]) -> datetime | None:
+    completed = (body.get("status") or {}).get("rollbackCompletedAt")
+    checkpoints = (((body.get("spec") or {}).get("stability") or {}).get("checkpoints")) or ["24h"]
+    try:
+        return datetime.fromisoformat(completed.replace("Z", "+00:00")) + parse_duration(str(checkpoints[-1]))
+    except (AttributeError, ValueError):
+        return None
 
 
 def guard_record(body: dict[str, Any]) -> GuardRecord | None:
@@ -188,6 +201,7 @@ def guard_record(body: dict[str, Any]) -> GuardRecord | None:
         phase=phase,
         baseline_replica_set=recorded.get("baselineReplicaSet"),
         hotfix_replica_set=recorded.get("hotfixReplicaSet"),
+        watching_until=_watching_until(body) if phase is Phase.ROLLED_BACK else None,
     )
 
 
@@ -241,7 +255,9 @@ class GuardPlan:
     supersedes: str | None = None
 
 
-def plan_guard(change: DeploymentChange, latest: GuardRecord | None, claims: list[Claim]) -> GuardPlan:
+def plan_guard(
+    change: DeploymentChange, latest: GuardRecord | None, claims: list[Claim], now: datetime | None = None
+) -> GuardPlan:
     """Whether the Deployment's new revision gets a guard, and which older guard it supersedes."""
     name = guard_name(change.deployment, change.revision)
     if latest is not None and latest.created_at < change.created_at:
@@ -263,9 +279,16 @@ def plan_guard(change: DeploymentChange, latest: GuardRecord | None, claims: lis
                          f"{latest.name} ({change.replica_set}): a rollback, not a change")  # fmt: skip
     if latest.phase is Phase.ROLLING_BACK:
         return GuardPlan(GuardAction.SKIP, f"{latest.name} is rolling back; the rollback goes on")
-    if latest.phase is Phase.ROLLED_BACK and change.replica_set == latest.hotfix_replica_set:
+    reapplied = latest.phase is Phase.ROLLED_BACK and change.replica_set == latest.hotfix_replica_set
+    still_watching = latest.watching_until is None or now is None or now < latest.watching_until
+    if reapplied and still_watching:
         return GuardPlan(GuardAction.SKIP, f"revision {change.revision} re-applies the template {latest.name} "
                          "rolled back; that guard escalates it")  # fmt: skip
+    if reapplied:
+        # Past that guard's window nobody watches: never leave a rolled-back template unguarded.
+        return GuardPlan(GuardAction.GUARD, f"revision {change.revision} re-applies the template {latest.name} "
+                         f"rolled back, after that guard stopped watching: guarded by {name}, which judges it "
+                         "again")  # fmt: skip
     supersedes = latest.name if latest.running else None
     reason = f"new revision {change.revision}: guarded by {name}"
     return GuardPlan(GuardAction.GUARD, reason + (f", superseding {supersedes}" if supersedes else ""), supersedes)
