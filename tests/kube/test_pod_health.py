@@ -114,6 +114,11 @@ def test_a_slow_start_is_not_a_failure_until_a_pod_outlives_the_timeout() -> Non
     )
 
 
+def test_without_a_timeout_a_pod_that_is_not_ready_now_is_no_evidence() -> None:
+    # On a breach in monitoring: a pod Ready before and failing its probe under load now was not late.
+    assert rollout_failure([pod(age=600)], NOW, None, 1) is None
+
+
 def test_no_pods_yet_is_no_evidence() -> None:
     assert rollout_failure([], NOW, TIMEOUT, 2) is None
 

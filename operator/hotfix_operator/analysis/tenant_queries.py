@@ -88,6 +88,10 @@ def render_override(
     return rendered
 
 
+def has_overrides(analysis: Analysis) -> bool:
+    return any(getattr(analysis, attribute).query is not None for _, attribute in OVERRIDE_FIELDS)
+
+
 def override_problem(
     analysis: Analysis, namespace: str, deployments: list[str], namespace_label: str, allowed: bool
 ) -> str | None:

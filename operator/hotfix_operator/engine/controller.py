@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from hotfix_operator.analysis.scheduler import boundary_offset, catch_up_boundary, resume_boundary, until_due
-from hotfix_operator.analysis.tenant_queries import override_problem
+from hotfix_operator.analysis.tenant_queries import has_overrides, override_problem
 from hotfix_operator.api.models import HotfixSpec, SpecError, parse_spec
 from hotfix_operator.api.status import TERMINAL_PHASES, AnalysisState, HotfixStatus, Phase, append_timeline
 from hotfix_operator.engine.alerting import AlertRulePublishing
@@ -87,6 +87,8 @@ class HotfixController(StartPhases, FailingRollouts, MonitoringPhases, RollbackP
 
     def _override_refusal(self, namespace: str, spec: HotfixSpec) -> str | None:
         """Why the Hotfix's query overrides may not run (one could read another namespace, or overrides are off)."""
+        if not has_overrides(spec.analysis):
+            return None  # nearly every Hotfix, at every step: no preset looked up, nothing parsed
         settings = self.config.query_settings
         return override_problem(
             spec.analysis,

@@ -12,16 +12,14 @@ from hotfix_operator.api.status import AnalysisState
 from hotfix_operator.engine.core import ControllerCore, Step
 from hotfix_operator.kube.pod_health import rollout_failure
 from hotfix_operator.kube.rollouts import DeploymentError
-from hotfix_operator.rules.decision import ROLLBACK_ACTIONS, decide
-from hotfix_operator.rules.lifecycle import build_facts, forward_fix_due, incident_started_at
 
 PODS_UNREADABLE = "PodsUnreadable"
 
 
 class FailingRollouts(ControllerCore):
-    async def _rollout_failure(self, step: Step, rolling: list[str]) -> str | None:
+    async def _rollout_failure(self, step: Step, rolling: list[str], judge_timeout: bool = True) -> str | None:
         """Why the rollout of these Deployments cannot succeed, naming each pod and the kubelet's words; None
-        while it still may."""
+        while it still may. Without ``judge_timeout`` only the kubelet's conclusive states count."""
         for deployment in rolling:
             try:
                 pods = await self._io(self._deployments(step).new_pods, step.namespace, deployment)
@@ -31,7 +29,8 @@ class FailingRollouts(ControllerCore):
                 self._note_once(step, PODS_UNREADABLE, unreadable + "deadline can end a stuck rollout")
                 continue
             limits = step.spec.rollout
-            failure = rollout_failure(pods, step.now, limits.timeout, limits.max_restarts)
+            timeout = limits.timeout if judge_timeout else None
+            failure = rollout_failure(pods, step.now, timeout, limits.max_restarts)
             if failure is not None:
                 return f"{deployment}: {failure.text()}"
         return None
@@ -39,8 +38,10 @@ class FailingRollouts(ControllerCore):
     async def _kubelet_evidence(self, step: Step) -> str | None:
         """On a breach: whether the targets' current pods show why, in the kubelet's own words. They are better
         evidence than the numbers they caused (a crash-free breach from restarts, say), and a crash loop's
-        pods can be Ready for a moment, so its rollout completes before its first crash."""
-        return await self._rollout_failure(step, [target.deployment for target in step.spec.targets])
+        pods can be Ready for a moment, so its rollout completes before its first crash. The timeout is not
+        judged here: a pod that was Ready and is not now (under the breach's load, say) was not late."""
+        deployments = [target.deployment for target in step.spec.targets]
+        return await self._rollout_failure(step, deployments, judge_timeout=False)
 
     def _note_once(self, step: Step, kind: str, message: str) -> None:
         if not any(entry.type == kind for entry in step.status.timeline):
@@ -48,12 +49,6 @@ class FailingRollouts(ControllerCore):
 
     async def _act_on_rollout_failure(self, step: Step, failure: str) -> float | None:
         """Decide on a rollout that cannot succeed, say why where people look, and act."""
-        fix_due_at, _ = forward_fix_due(step.spec, step.status, step.now)
-        started = incident_started_at(step.spec, step.created_at)
-        facts = build_facts(step.spec, AnalysisState.PENDING, started, fix_due_at, step.now, True, failure)
-        decision = decide(facts)
-        if decision.action in ROLLBACK_ACTIONS and not await self._targets_present(step):
-            facts = build_facts(step.spec, AnalysisState.PENDING, started, fix_due_at, step.now, False, failure)
-            decision = decide(facts)
+        decision = await self._decide(step, AnalysisState.PENDING, rollout_failure=failure)
         self._condition(step, "RolledOut", "False", "RolloutFailed", failure[:1000])
         return await self._act_on(step, decision, report_at=None)

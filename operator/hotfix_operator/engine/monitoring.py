@@ -157,13 +157,13 @@ class MonitoringPhases(ControllerCore):
             reason=f"rolled back with every recent deploy of incident {step.spec.incident.id}: {sibling}",
         )
 
-    async def _decide(self, step: Step, analysis: AnalysisState) -> Decision:
+    async def _decide(self, step: Step, analysis: AnalysisState, rollout_failure: str | None = None) -> Decision:
         fix_due_at, eta_seen = forward_fix_due(step.spec, step.status, step.now)
         step.status.forward_fix_due_at, step.status.forward_fix_eta_seen = fix_due_at, eta_seen
         started = incident_started_at(step.spec, step.created_at)
-        decision = decide(build_facts(step.spec, analysis, started, fix_due_at, step.now, True))
-        if decision.action in (Action.ROLLBACK, Action.ROLLBACK_ALL) and not await self._targets_present(step):
-            decision = decide(build_facts(step.spec, analysis, started, fix_due_at, step.now, False))
+        decision = decide(build_facts(step.spec, analysis, started, fix_due_at, step.now, True, rollout_failure))
+        if decision.action in ROLLBACK_ACTIONS and not await self._targets_present(step):
+            decision = decide(build_facts(step.spec, analysis, started, fix_due_at, step.now, False, rollout_failure))
         return decision
 
     async def _targets_present(self, step: Step) -> bool:

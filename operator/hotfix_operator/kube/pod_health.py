@@ -127,13 +127,16 @@ def _not_ready_since(pod: dict[str, Any], created_before: datetime) -> PodProble
 
 
 def rollout_failure(
-    pods: list[dict[str, Any]], now: datetime, timeout: timedelta, max_restarts: int
+    pods: list[dict[str, Any]], now: datetime, timeout: timedelta | None, max_restarts: int
 ) -> RolloutFailure | None:
     """Whether the rollout whose new pods are ``pods`` cannot succeed; None while it still may. The timeout
-    is each pod's own: a rollout of slow starters that makes progress pod by pod is not a failure."""
+    is each pod's own: a rollout of slow starters that makes progress pod by pod is not a failure. None: the
+    kubelet's conclusive states only."""
     problems = [problem for pod in pods for problem in pod_problems(pod, now, max_restarts)]
     if problems:
         return RolloutFailure(problems[0].reason, tuple(problems), "the new pods cannot become Ready")
+    if timeout is None:
+        return None
     late = tuple(problem for pod in pods if (problem := _not_ready_since(pod, now - timeout)) is not None)
     if not late:
         return None
