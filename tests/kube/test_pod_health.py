@@ -87,6 +87,10 @@ def test_a_container_running_again_after_its_restarts_may_still_make_it() -> Non
     # A flaky first start (a database not yet reachable, say): restarted, and up since.
     crashed_once = {"terminated": {"reason": "Error", "exitCode": 1}}
     assert pod_problems(pod(state={"running": {}}, lastState=crashed_once, restartCount=1), NOW, 1) == []
+    # On a breach (restarts breaching crash-free) the same container, up for a moment between kills, is evidence.
+    killed = {"terminated": {"reason": "OOMKilled", "exitCode": 137}}
+    [problem] = pod_problems(pod(state={"running": {}}, lastState=killed, restartCount=2), NOW, 1, breached=True)
+    assert problem.reason == "OOMKilled"
 
 
 def test_an_unschedulable_pod_counts_after_the_schedulers_first_retry() -> None:

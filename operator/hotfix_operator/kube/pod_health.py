@@ -76,7 +76,9 @@ def _one_line(text: str | None, limit: int = 300) -> str:
     return " ".join((text or "").split())[:limit]
 
 
-def _container_problem(pod: str, status: dict[str, Any], age: timedelta, max_restarts: int) -> PodProblem | None:
+def _container_problem(
+    pod: str, status: dict[str, Any], age: timedelta, max_restarts: int, breached: bool
+) -> PodProblem | None:
     container = status.get("name", "")
     waiting = (status.get("state") or {}).get("waiting") or {}
     reason, message = waiting.get("reason", ""), _one_line(waiting.get("message"))
@@ -85,8 +87,8 @@ def _container_problem(pod: str, status: dict[str, Any], age: timedelta, max_res
         return PodProblem(pod, container, reason, message)
     restarts = int(status.get("restartCount") or 0)
     # Restarted and down again (crashed since, or waiting to restart): a container that restarted once and now
-    # runs may still make it.
-    if restarts < max_restarts or "running" in (status.get("state") or {}):
+    # runs may still make it, unless a breach (of restarts, say) already shows it does not.
+    if restarts < max_restarts or ("running" in (status.get("state") or {}) and not breached):
         return None
     terminated = ((status.get("lastState") or {}).get("terminated") or (status.get("state") or {}).get("terminated")
                   or {})  # fmt: skip
@@ -98,7 +100,7 @@ def _container_problem(pod: str, status: dict[str, Any], age: timedelta, max_res
     return PodProblem(pod, container, reason or terminated.get("reason") or "Restarting", details, restarts)
 
 
-def pod_problems(pod: dict[str, Any], now: datetime, max_restarts: int) -> list[PodProblem]:
+def pod_problems(pod: dict[str, Any], now: datetime, max_restarts: int, breached: bool = False) -> list[PodProblem]:
     """What makes this pod unable to become Ready, once it is conclusive; empty while it may still make it."""
     metadata, status = pod.get("metadata") or {}, pod.get("status") or {}
     name = metadata.get("name", "")
@@ -110,7 +112,7 @@ def pod_problems(pod: dict[str, Any], now: datetime, max_restarts: int) -> list[
                 return [PodProblem(name, "", "Unschedulable", _one_line(condition.get("message")))]
             return []
     statuses = [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
-    found = (_container_problem(name, one, now - created, max_restarts) for one in statuses)
+    found = (_container_problem(name, one, now - created, max_restarts, breached) for one in statuses)
     return [problem for problem in found if problem is not None]
 
 
@@ -131,8 +133,9 @@ def rollout_failure(
 ) -> RolloutFailure | None:
     """Whether the rollout whose new pods are ``pods`` cannot succeed; None while it still may. The timeout
     is each pod's own: a rollout of slow starters that makes progress pod by pod is not a failure. None: the
-    kubelet's conclusive states only."""
-    problems = [problem for pod in pods for problem in pod_problems(pod, now, max_restarts)]
+    kubelet's conclusive states only, on a breach that corroborates restarts of a container running again."""
+    breached = timeout is None
+    problems = [problem for pod in pods for problem in pod_problems(pod, now, max_restarts, breached)]
     if problems:
         return RolloutFailure(problems[0].reason, tuple(problems), "the new pods cannot become Ready")
     if timeout is None:
