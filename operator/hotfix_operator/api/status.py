@@ -62,6 +62,16 @@ class Condition(StatusModel):
     observed_generation: int | None = None
 
 
+class RevertLine(StatusModel):
+    """One pod-template field to change in Git: from the rolled-back value to the restored one."""
+
+    field: str
+    bad: Any = None
+    restored: Any = None
+    # Compared with Git's manifest to tell that Git caught up (image, command, args, env).
+    judged: bool = False
+
+
 class TargetStatus(StatusModel):
     deployment: str
     baseline_revision: int
@@ -78,6 +88,37 @@ class TargetStatus(StatusModel):
     undone_at: datetime | None = None
     undo_skipped: bool | None = None
     undone_to_revision: int | None = None
+    # The change to revert in Git, bad -> restored (rules/revert.py), recorded just before the undo.
+    revert: list[RevertLine] = Field(default_factory=list)
+
+
+class GitOpsHold(StatusModel):
+    """A GitOps owner (Flux Kustomization or HelmRelease, Argo CD Application) held from re-applying Git
+    while its Deployments are rolled back, and what to give back."""
+
+    kind: str
+    namespace: str
+    name: str
+    deployments: list[str] = Field(default_factory=list)
+    # What was there before: Flux's spec.suspend (false), Argo CD's spec.syncPolicy.automated.
+    previous: Any = None
+    # The source revision applied when it was held: Git "catches up" only from a newer one.
+    source_revision: str | None = None
+    # Recorded before the patch: None until the owner is known to be held (a restart patches again).
+    held_at: datetime | None = None
+    refused: str | None = None
+    resumed_at: datetime | None = None
+    # "git" when Git caught up by itself, otherwise who asked (the resume annotation's value).
+    resumed_by: str | None = None
+    # The last source revision judged, so a verdict on a Git revision is noted once.
+    judged_revision: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.refused is None and self.resumed_at is None
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
 
 
 class TimelineEntry(StatusModel):
@@ -128,8 +169,13 @@ class HotfixStatus(StatusModel):
     rollout_started_at: datetime | None = None
     # After an undo: what was verified, on which data (since, at, result, evidence).
     verification: dict[str, Any] = Field(default_factory=dict)
+    # GitOps owners held from re-applying the rolled-back version (engine/gitops_holds.py).
+    gitops: list[GitOpsHold] = Field(default_factory=list)
     # The window's PrometheusRule: state (published | withdrawn | unsupported), name, windowOpen.
     alert_rules: dict[str, Any] = Field(default_factory=dict)
+
+    def open_holds(self) -> list[GitOpsHold]:
+        return [hold for hold in self.gitops if hold.open]
 
     @classmethod
     def from_api(cls, status: dict[str, Any] | None) -> HotfixStatus:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
+import json
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -25,9 +26,14 @@ from hotfix_operator.api.policy import POLICY_LABEL, POLICY_PLURAL
 from hotfix_operator.api.status import TERMINAL_PHASES
 from hotfix_operator.report.postmortem import postmortem_markdown
 from hotfix_operator.rules.breaker import rollback_admitted_at
-from hotfix_operator.rules.lifecycle import ABORT_REQUEST, APPROVED_BY, ROLLBACK_REQUEST
+from hotfix_operator.rules.lifecycle import ABORT_REQUEST, APPROVED_BY, RESUME_GITOPS_REQUEST, ROLLBACK_REQUEST
 
-VERB_ANNOTATIONS = {"approve": APPROVED_BY, "rollback": ROLLBACK_REQUEST, "abort": ABORT_REQUEST}
+VERB_ANNOTATIONS = {
+    "approve": APPROVED_BY,
+    "rollback": ROLLBACK_REQUEST,
+    "abort": ABORT_REQUEST,
+    "resume": RESUME_GITOPS_REQUEST,
+}
 
 
 def _age(created: str | None, now: datetime) -> str:
@@ -74,12 +80,45 @@ def status_detail(hotfix: dict[str, Any], now: datetime) -> str:
         lines.append(
             f"  {condition['type']:<10} {condition['status']:<8} {condition['reason']}: {condition.get('message', '')}"
         )
+    lines += gitops_lines(hotfix)
     lines += ["", "Timeline:"]
     lines += [
         f"  {entry['at']}  {entry['type']:<18} {entry.get('rule') or '':<22} {entry['message']}"
         for entry in status.get("timeline", [])
     ]
     return "\n".join(lines)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "(unset)"
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def gitops_lines(hotfix: dict[str, Any]) -> list[str]:
+    """The change to revert in Git and the GitOps owners held for the rollback (what to do next)."""
+    status = hotfix.get("status") or {}
+    lines: list[str] = []
+    reverts = [(t["deployment"], t["revert"]) for t in status.get("targets", []) if t.get("revert")]
+    if reverts:
+        lines += ["", "Change to revert in Git (rolled back -> restored):"]
+        for deployment, revert in reverts:
+            lines += [f"  {deployment}  {line['field']}: {_shown(line.get('bad'))} -> {_shown(line.get('restored'))}"
+                      for line in revert]  # fmt: skip
+    holds = status.get("gitops") or []
+    if holds:
+        lines += ["", "GitOps owners:"]
+    for hold in holds:
+        owner = f"{hold['kind']} {hold['namespace']}/{hold['name']}"
+        if hold.get("refused"):
+            state = f"not held: {hold['refused']}"
+        elif hold.get("resumedAt"):
+            state = f"given back at {hold['resumedAt']} ({hold.get('resumedBy')})"
+        else:
+            name = hotfix["metadata"]["name"]
+            state = f"held since {hold.get('heldAt')}: revert the change in Git, then kubectl hotfix resume {name}"
+        lines.append(f"  {owner}  ({', '.join(hold.get('deployments') or [])})  {state}")
+    return lines
 
 
 def _selector_text(selector: dict[str, Any]) -> str:
@@ -200,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("approve", "approve a Hotfix waiting for approval"),
         ("rollback", "ask for a rollback now (confirms a manual-mode recommendation)"),
         ("abort", "stop all automatic action on a Hotfix (it escalates to people)"),
+        ("resume", "give back the GitOps owners (Flux, Argo CD) held for a Hotfix's rollback, as they were"),
     ):
         sub = verbs.add_parser(verb, help=help_text)
         sub.add_argument("name")

@@ -198,6 +198,10 @@ class OperatorConfig:
     # The cluster-wide circuit breaker on policy guards' automatic rollbacks (each policy has its own too).
     guard_max_rollbacks: int = 10
     guard_rollback_window: timedelta = timedelta(minutes=10)
+    # Argo CD's own namespace (where its Applications live unless apps-in-any-namespace names another), and
+    # whether it tracks by the app.kubernetes.io/instance label instead of its tracking annotation.
+    argocd_namespace: str = "argocd"
+    argocd_label_tracking: bool = False
 
     @classmethod
     def from_environment(cls) -> OperatorConfig:
@@ -238,4 +242,6 @@ class OperatorConfig:
             ),
             guard_max_rollbacks=_positive_int("HOTFIX_GUARD_MAX_ROLLBACKS", env("HOTFIX_GUARD_MAX_ROLLBACKS", "10")),
             guard_rollback_window=parse_duration(env("HOTFIX_GUARD_ROLLBACK_WINDOW", "10m")),
+            argocd_namespace=env("HOTFIX_ARGOCD_NAMESPACE", "argocd"),
+            argocd_label_tracking=_env_flag("HOTFIX_ARGOCD_LABEL_TRACKING"),
         )

@@ -135,7 +135,7 @@ class HotfixController(StartPhases, FailingRollouts, MonitoringPhases, RollbackP
         self, body: dict[str, Any], logger: logging.Logger, slot: Slot, prefetched: Prefetched | None
     ) -> float | None:
         status = HotfixStatus.from_api(body.get("status"))
-        if status.phase in TERMINAL_PHASES:
+        if status.phase in TERMINAL_PHASES and not status.open_holds():
             self.resume_finished(body)
             return None
         try:
@@ -155,10 +155,12 @@ class HotfixController(StartPhases, FailingRollouts, MonitoringPhases, RollbackP
                     written=body.get("status") or {}, slot=slot, prefetched=prefetched)  # fmt: skip
         abort = step.annotations.get(ABORT_REQUEST)
         if abort is not None:
-            self._escalate(step, "Aborted", f"aborted by {abort or 'someone'} (annotation {ABORT_REQUEST})")
+            if step.status.phase not in TERMINAL_PHASES:
+                self._escalate(step, "Aborted", f"aborted by {abort or 'someone'} (annotation {ABORT_REQUEST})")
+            holding = await self._tend_gitops(step)
             self._sync_people_alerts(step.body, step.spec, step.status)
             await self._save(step)
-            return None
+            return holding
         phase = status.phase or Phase.PENDING
         superseded_by = step.annotations.get(SUPERSEDED_BY)
         if superseded_by and phase is not Phase.ROLLING_BACK:
@@ -176,13 +178,14 @@ class HotfixController(StartPhases, FailingRollouts, MonitoringPhases, RollbackP
             Phase.ROLLING_BACK: self._rolling_back,
             Phase.ROLLED_BACK: self._rolled_back,
         }
-        delay = await handlers[phase](step)
+        # A finished Hotfix steps on only while it holds a GitOps owner for its rollback.
+        delay = await handlers.get(phase, self._tend_gitops)(step)
         await self._sync_alert_rules(step)
         # Before the write: a terminal phase's own status event ends this daemon, possibly at that await.
         self._sync_people_alerts(step.body, step.spec, step.status)
         await self._save(step)
         if step.status.phase in TERMINAL_PHASES:
-            return None
+            return delay if phase in TERMINAL_PHASES else self._holding_delay(step)
         if delay == 0.0 and step.status.phase in ANALYSED_PHASES and phase in ANALYSED_PHASES:
             # The next step's analysis runs at the boundary it is due at: sleep until just before it rather
             # than wait for it inside the step, which would hold the step's copy of the Hotfix all along

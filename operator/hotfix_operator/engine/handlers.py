@@ -72,7 +72,10 @@ def login(**_: Any) -> kopf.ConnectionInfo:
 
 
 def _not_finished(spec: dict[str, Any], status: dict[str, Any], **_: Any) -> bool:
-    """A daemon only for a Hotfix with work left: not terminal, nor rolled back past its watch."""
+    """A daemon only for a Hotfix with work left: not terminal, nor rolled back past its watch, unless it
+    still holds a GitOps owner for its rollback."""
+    if any(not hold.get("refused") and not hold.get("resumedAt") for hold in status.get("gitops") or []):
+        return True
     if status.get("phase") in {phase.value for phase in TERMINAL_PHASES}:
         return False
     if status.get("phase") == Phase.ROLLED_BACK.value:

@@ -7,12 +7,13 @@ import time
 from hotfix_operator.analysis.verdicts import AnalysisReport
 from hotfix_operator.api.policy import POLICY_LABEL
 from hotfix_operator.api.status import AnalysisState, Phase
-from hotfix_operator.engine.core import MIN_POLL_SECONDS, ControllerCore, Step, duration_text, poll_delay, utcnow
+from hotfix_operator.engine.core import MIN_POLL_SECONDS, Step, duration_text, poll_delay, utcnow
+from hotfix_operator.engine.gitops_holds import GitOpsHolds
 from hotfix_operator.kube.rollouts import ConcurrentModification, DeploymentError
 from hotfix_operator.rules.lifecycle import rolled_back_watch_ends, verification_bound
 
 
-class RollbackPhases(ControllerCore):
+class RollbackPhases(GitOpsHolds):
     """RollingBack and RolledBack."""
 
     async def _rolling_back(self, step: Step) -> float | None:
@@ -31,6 +32,8 @@ class RollbackPhases(ControllerCore):
         for recorded in step.status.targets:
             if recorded.undone_to_revision is not None:
                 continue
+            # Its GitOps owner first: an undo it re-applies at its next sync would last seconds.
+            await self._before_undo(step, recorded)
             # Write the intent first: a restart between here and the patch finds it and re-checks, and the
             # undo itself is skipped when the Deployment already runs the recorded template.
             resumed = recorded.undo_requested_at is not None
@@ -168,9 +171,13 @@ class RollbackPhases(ControllerCore):
         return hotfix_replica_set is None or current.replica_set == hotfix_replica_set
 
     async def _rolled_back(self, step: Step) -> float | None:
-        """Watch for the rolled-back template coming back (a GitOps sync): escalate once, never fight."""
+        """Watch for the rolled-back template coming back (a GitOps sync): escalate once, never fight. The
+        GitOps owners held for the undo are tended until they are given back, past the window if need be."""
+        holding = await self._tend_gitops(step)
         ends = rolled_back_watch_ends(step.spec, step.status)
         if ends is not None and utcnow() >= ends:
+            if holding is not None:
+                return holding
             step.logger.info("stability window over: no more watching for the template coming back")
             return None
         for recorded in step.status.targets:

@@ -17,6 +17,8 @@ from hotfix_operator.rules.decision import Action, Decision, Facts
 APPROVED_BY = "hotfix.dev/approved-by"
 ROLLBACK_REQUEST = "hotfix.dev/rollback"
 ABORT_REQUEST = "hotfix.dev/abort"
+# Give back the GitOps owners held for this Hotfix's rollback (kubectl hotfix resume).
+RESUME_GITOPS_REQUEST = "hotfix.dev/resume-gitops"
 # Set by the operator on sibling Hotfixes of an incident it rolls back as a whole (rollback-all).
 ROLLBACK_REQUESTED_BY = "hotfix.dev/rollback-requested-by"
 # Set by the operator on a policy's guards: the older guard of a Deployment that changed again is

@@ -1,0 +1,167 @@
+"""A rollback that GitOps cannot undo: hold the Deployment's GitOps owner before the undo, give it back.
+
+Before a target is undone, its owner (Flux Kustomization or HelmRelease, Argo CD Application, read off the
+Deployment and confirmed by the owner's own record) is held the way its users hold it in an incident, as
+the Hotfix's ServiceAccount, and what was there is recorded. Git still holds the bad version: the Event,
+the notification and the report say so, with the change to revert. The owner is given back exactly as it
+was when a person runs ``kubectl hotfix resume NAME`` (annotation ``hotfix.dev/resume-gitops``) or when
+Git catches up by itself (a newer source revision that no longer holds the rolled-back template). An owner
+that cannot be held (no rights, not installed) leaves the rollback as it was: it goes ahead, a re-apply is
+escalated, and the reason is said once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hotfix_operator.api.status import GitOpsHold, RevertLine, TargetStatus
+from hotfix_operator.engine.core import MIN_POLL_SECONDS, ControllerCore, Step, utcnow
+from hotfix_operator.kube.gitops import GitOpsError, Hold, OwnerClient, owner_client
+from hotfix_operator.kube.gitops.owners import OWNER_KINDS, GitOpsOwner, gitops_owner
+from hotfix_operator.kube.rollouts import DeploymentError
+from hotfix_operator.rules.lifecycle import RESUME_GITOPS_REQUEST
+from hotfix_operator.rules.revert import TemplateChange, revert_changes
+
+
+def revert_text(targets: list[TargetStatus]) -> str:
+    """The change to revert in Git, one Deployment after another, on one line (Events are one line)."""
+    parts = []
+    for target in targets:
+        if target.revert:
+            changes = "; ".join(_change(line).text() for line in target.revert)
+            parts.append(f"{target.deployment}: {changes}")
+    return " | ".join(parts)
+
+
+def _change(line: RevertLine) -> TemplateChange:
+    return TemplateChange(line.field, line.bad, line.restored, line.judged)
+
+
+def _owner(hold: GitOpsHold) -> GitOpsOwner:
+    return GitOpsOwner(OWNER_KINDS[hold.kind], hold.namespace, hold.name)
+
+
+class GitOpsHolds(ControllerCore):
+    def _owner_client(self, step: Step, owner: GitOpsOwner) -> OwnerClient:
+        return owner_client(self.tenants.api(step.namespace, step.spec.service_account_name or None), owner)
+
+    async def _before_undo(self, step: Step, recorded: TargetStatus) -> None:
+        """Record the change to revert and hold the target's GitOps owner, once, before its undo."""
+        if recorded.undo_requested_at is not None:
+            return
+        try:
+            deployment = await self._io(self._deployments(step).get, step.namespace, recorded.deployment)
+            replica_sets = await self._io(self._deployments(step).replica_sets, deployment)
+        except DeploymentError:
+            return  # the undo reads it again and says what is wrong
+        self._record_revert(recorded, deployment, replica_sets)
+        owner = gitops_owner(deployment, self.config.argocd_namespace, self.config.argocd_label_tracking)
+        if owner is not None:
+            await self._hold(step, owner, recorded.deployment)
+
+    @staticmethod
+    def _record_revert(recorded: TargetStatus, deployment: dict[str, Any], replica_sets: list[dict[str, Any]]) -> None:
+        by_name = {rs["metadata"]["name"]: rs for rs in replica_sets}
+        restored = by_name.get(recorded.baseline_replica_set)
+        bad = by_name.get(recorded.hotfix_replica_set or "") or deployment
+        if restored is None:
+            return
+        changes = revert_changes((bad.get("spec") or {}).get("template") or {}, restored["spec"].get("template") or {})
+        recorded.revert = [RevertLine(field=c.field, bad=c.bad, restored=c.restored, judged=c.judged) for c in changes]
+
+    async def _hold(self, step: Step, owner: GitOpsOwner, deployment: str) -> None:
+        for existing in step.status.gitops:
+            if (existing.kind, existing.namespace, existing.name) == (owner.kind.kind, owner.namespace, owner.name):
+                existing.deployments = sorted({*existing.deployments, deployment})
+                return
+        client = self._owner_client(step, owner)
+        try:
+            owner_object = await self._io(client.read)
+            if not client.applies(owner_object, step.namespace, deployment):
+                unconfirmed = f"{deployment} is marked as applied by {owner.describe()}, whose record does not list it"
+                self._note(step, "GitOpsOwnerUnconfirmed", unconfirmed + ": not held", warning=True)
+                return
+            hold = client.prepare(owner_object)
+        except GitOpsError as error:
+            self._not_held(step, owner, deployment, str(error))
+            return
+        if hold is None:
+            self._note(step, "GitOpsNotReapplying", f"{owner.describe()} applies {deployment} but re-applies "
+                       "nothing by itself now (suspended, or automated sync off): nothing to hold")  # fmt: skip
+            return
+        await self._hold_recorded(step, client, owner, deployment, hold)
+
+    async def _hold_recorded(
+        self, step: Step, client: OwnerClient, owner: GitOpsOwner, deployment: str, hold: Hold
+    ) -> None:
+        record = GitOpsHold(kind=owner.kind.kind, namespace=owner.namespace, name=owner.name,
+                            deployments=[deployment], previous=hold.previous,
+                            source_revision=hold.source_revision)  # fmt: skip
+        # What was there is written before the owner is changed: a restart in between holds it again from
+        # this record, never from the held object (which would say "already held" and never give it back).
+        step.status.gitops = [*step.status.gitops, record]
+        await self._save(step)
+        try:
+            await self._io(client.hold)
+        except GitOpsError as error:
+            record.refused = str(error)
+            self._not_held(step, owner, deployment, str(error))
+            return
+        record.held_at = utcnow()
+        revert = revert_text([target for target in step.status.targets if target.deployment == deployment])
+        self._note(step, "GitOpsHeld", f"{owner.describe()} held before the undo of {deployment}, so that it does "
+                   f"not apply the rolled-back version again. Git still holds the bad version; revert it, then "
+                   f"`kubectl hotfix resume {step.name}` (or it resumes by itself once Git no longer holds it)"
+                   + (f". The change to revert: {revert}" if revert else ""), warning=True, notify=True)  # fmt: skip
+
+    def _not_held(self, step: Step, owner: GitOpsOwner, deployment: str, why: str) -> None:
+        self._note(step, "GitOpsNotHeld", f"{owner.describe()} applies {deployment} and could not be held: {why}. "
+                   "The rollback goes ahead; it will apply Git's bad version again at its next sync, which "
+                   "escalates", warning=True, notify=True)  # fmt: skip
+
+    async def _tend_gitops(self, step: Step) -> float | None:
+        """Give the held owners back when a person asks or Git caught up; the next check's delay, or None
+        when nothing is held any more."""
+        holds = step.status.open_holds()
+        if not holds:
+            return None
+        request = step.annotations.get(RESUME_GITOPS_REQUEST)
+        for hold in holds:
+            client = self._owner_client(step, _owner(hold))
+            try:
+                if request is not None:
+                    await self._release(step, hold, client, request or "someone", f"asked by {request or 'someone'}")
+                else:
+                    await self._release_if_caught_up(step, hold, client)
+            except GitOpsError as error:
+                step.logger.warning("GitOps owner %s: %s; trying again at the next check", hold.describe(), error)
+        return self._holding_delay(step)
+
+    @staticmethod
+    def _holding_delay(step: Step) -> float | None:
+        """Until the next look at the held owners; None when none is held."""
+        if not step.status.open_holds():
+            return None
+        return max(step.spec.analysis.interval.total_seconds(), MIN_POLL_SECONDS)
+
+    async def _release_if_caught_up(self, step: Step, hold: GitOpsHold, client: OwnerClient) -> None:
+        source = Hold(previous=hold.previous, source_revision=hold.source_revision)
+        verdicts = []
+        for deployment in hold.deployments:
+            target = step.status.target(deployment)
+            changes = [_change(line) for line in (target.revert if target else [])]
+            verdicts.append(await self._io(client.caught_up, source, step.namespace, deployment, changes))
+        revision = verdicts[0].revision if verdicts else None
+        if all(verdict.up is True for verdict in verdicts):
+            await self._release(step, hold, client, "git", "; ".join(verdict.why for verdict in verdicts))
+            return
+        if revision and revision not in (hold.source_revision, hold.judged_revision):
+            hold.judged_revision = revision
+            why = "; ".join(verdict.why for verdict in verdicts if verdict.up is not True)
+            self._note(step, "GitOpsStillHeld", f"{hold.describe()} stays held: {why}. Resume it with "
+                       f"`kubectl hotfix resume {step.name}` once Git holds the fix", warning=True)  # fmt: skip
+
+    async def _release(self, step: Step, hold: GitOpsHold, client: OwnerClient, by: str, why: str) -> None:
+        await self._io(client.release, hold.previous)
+        hold.resumed_at, hold.resumed_by = utcnow(), by
+        self._note(step, "GitOpsResumed", f"{hold.describe()} given back as it was ({why})", notify=True)
