@@ -8,7 +8,15 @@ from typing import Any
 
 from hotfix_operator.analysis.alert_rules import DEFAULT_SEVERITIES
 from hotfix_operator.api.models import parse_spec
-from hotfix_operator.api.status import DecisionRecord, HotfixStatus, Phase, set_condition
+from hotfix_operator.api.status import (
+    DecisionRecord,
+    GitOpsHold,
+    HotfixStatus,
+    Phase,
+    RevertLine,
+    TargetStatus,
+    set_condition,
+)
 from hotfix_operator.notify.alertmanager import AlertmanagerNotifier, AlertmanagerSettings
 from hotfix_operator.notify.people_alerts import people_alerts
 
@@ -94,3 +102,19 @@ def test_alertmanager_down_keeps_the_alerts_for_the_next_try() -> None:
 
     asyncio.run(twice())
     assert attempts == [1, 1]
+
+
+def test_a_held_gitops_owner_pages_with_the_change_to_revert_until_given_back() -> None:
+    revert = [
+        RevertLine(field="spec.template.spec.containers[app].image", bad="cart:2", restored="cart:1", judged=True)
+    ]
+    target = TargetStatus(deployment="cart", baseline_revision=1, baseline_replica_set="cart-1", revert=revert)
+    hold = GitOpsHold(kind="Application", namespace="argocd", name="shop", deployments=["cart"], held_at=NOW)
+    status = HotfixStatus(phase=Phase.ROLLED_BACK, targets=[target], gitops=[hold])
+    alerts = {a["labels"]["alertname"]: a for a in people_alerts(METADATA, SPEC, status, DEFAULT_SEVERITIES)}
+    held = alerts["HotfixGitOpsHeld"]
+    assert held["labels"]["owner"] == "Application argocd/shop"
+    assert "kubectl hotfix resume cart-fix -n shop" in held["annotations"]["description"]
+    assert "cart:2 -> cart:1" in held["annotations"]["description"]
+    hold.resumed_at = NOW
+    assert names(status) == ["HotfixRolledBack"]

@@ -96,3 +96,36 @@ def test_status_table_and_detail() -> None:
     detail = status_detail(rolled_back_hotfix(), now)
     assert "Decision: rollback (root-cause-unknown)" in detail
     assert "RollbackPatched" in detail
+
+
+def held_by_flux(hotfix: dict[str, Any], resumed: bool = False) -> dict[str, Any]:
+    status = hotfix["status"]
+    status["rollbackCompletedAt"] = "2026-11-22T10:06:30Z"
+    status["targets"][0]["revert"] = [
+        {"field": "spec.template.spec.containers[app].image", "bad": "auth:1.1", "restored": "auth:1.0", "judged": True}
+    ]
+    hold = {"kind": "Kustomization", "namespace": "flux-system", "name": "apps", "deployments": ["auth-api"],
+            "previous": False, "heldAt": "2026-11-22T10:06:01Z"}  # fmt: skip
+    if resumed:
+        hold |= {"resumedAt": "2026-11-22T11:00:00Z", "resumedBy": "git"}
+    status["gitops"] = [hold]
+    return hotfix
+
+
+def test_the_change_to_revert_and_the_held_owner_are_in_the_report_and_the_status() -> None:
+    hotfix = held_by_flux(rolled_back_hotfix())
+    markdown = postmortem_markdown(hotfix)
+    assert "## Git" in markdown
+    assert "- `auth-api` spec.template.spec.containers[app].image: auth:1.1 -> auth:1.0" in markdown
+    assert "Kustomization flux-system/apps (auth-api): held since" in markdown
+    assert "`kubectl hotfix resume auth-fix`" in markdown
+    assert "- [ ] Revert the rolled-back change in Git: auth-api: spec.template" in markdown
+    detail = status_detail(hotfix, datetime(2026, 11, 22, 10, 10, tzinfo=UTC))
+    assert "auth-api  spec.template.spec.containers[app].image: auth:1.1 -> auth:1.0" in detail
+    assert "kubectl hotfix resume auth-fix" in detail
+    resumed = status_detail(held_by_flux(rolled_back_hotfix(), resumed=True), datetime(2026, 11, 22, 12, tzinfo=UTC))
+    assert "given back at 2026-11-22T11:00:00Z (git)" in resumed
+
+
+def test_no_git_section_without_a_change_to_revert() -> None:
+    assert "## Git" not in postmortem_markdown(rolled_back_hotfix())

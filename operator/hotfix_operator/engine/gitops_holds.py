@@ -20,21 +20,7 @@ from hotfix_operator.kube.gitops import GitOpsError, Hold, OwnerClient, owner_cl
 from hotfix_operator.kube.gitops.owners import OWNER_KINDS, GitOpsOwner, gitops_owner
 from hotfix_operator.kube.rollouts import DeploymentError
 from hotfix_operator.rules.lifecycle import RESUME_GITOPS_REQUEST
-from hotfix_operator.rules.revert import TemplateChange, revert_changes
-
-
-def revert_text(targets: list[TargetStatus]) -> str:
-    """The change to revert in Git, one Deployment after another, on one line (Events are one line)."""
-    parts = []
-    for target in targets:
-        if target.revert:
-            changes = "; ".join(_change(line).text() for line in target.revert)
-            parts.append(f"{target.deployment}: {changes}")
-    return " | ".join(parts)
-
-
-def _change(line: RevertLine) -> TemplateChange:
-    return TemplateChange(line.field, line.bad, line.restored, line.judged)
+from hotfix_operator.rules.revert import revert_changes, revert_text, template_change
 
 
 def _owner(hold: GitOpsHold) -> GitOpsOwner:
@@ -83,6 +69,9 @@ class GitOpsHolds(ControllerCore):
                 return
             hold = client.prepare(owner_object)
         except GitOpsError as error:
+            refused = GitOpsHold(kind=owner.kind.kind, namespace=owner.namespace, name=owner.name,
+                                 deployments=[deployment], refused=str(error))  # fmt: skip
+            step.status.gitops = [*step.status.gitops, refused]
             self._not_held(step, owner, deployment, str(error))
             return
         if hold is None:
@@ -149,7 +138,7 @@ class GitOpsHolds(ControllerCore):
         verdicts = []
         for deployment in hold.deployments:
             target = step.status.target(deployment)
-            changes = [_change(line) for line in (target.revert if target else [])]
+            changes = [template_change(line) for line in (target.revert if target else [])]
             verdicts.append(await self._io(client.caught_up, source, step.namespace, deployment, changes))
         revision = verdicts[0].revision if verdicts else None
         if all(verdict.up is True for verdict in verdicts):

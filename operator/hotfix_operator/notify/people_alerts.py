@@ -12,6 +12,7 @@ from typing import Any
 
 from hotfix_operator.api.models import HotfixSpec, Severity
 from hotfix_operator.api.status import HotfixStatus, Phase
+from hotfix_operator.rules.revert import revert_text
 
 Alert = dict[str, dict[str, str]]  # {"labels": {...}, "annotations": {...}}
 
@@ -58,6 +59,15 @@ def people_alerts(
         why = succeeded.reason if succeeded else "Escalated"
         message = succeeded.message if succeeded else reason
         add("HotfixEscalated", f"{spec.incident.id}: {namespace}/{name} needs a person ({why})", message, reason=why)
+    for hold in status.open_holds():
+        if hold.held_at is None:
+            continue
+        deployments = ", ".join(hold.deployments)
+        change = revert_text([t for t in status.targets if t.deployment in hold.deployments])
+        add("HotfixGitOpsHeld", f"{spec.incident.id}: Git still holds the rolled-back version of {deployments}",
+            f"{hold.describe()} is held so that it does not apply it again; revert it in Git, then "
+            f"kubectl hotfix resume {name} -n {namespace}" + (f". Change to revert: {change}" if change else ""),
+            owner=hold.describe())  # fmt: skip
     telemetry = _condition(status, "TelemetryReady")
     held = decision is not None and decision.rule == "telemetry-missing" and status.phase is Phase.MONITORING
     if (telemetry is not None and telemetry.status == "False") or held:

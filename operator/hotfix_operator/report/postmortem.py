@@ -11,10 +11,11 @@ from typing import Any
 
 from hotfix_operator.api.durations import format_duration
 from hotfix_operator.api.status import HotfixStatus, Phase
+from hotfix_operator.rules.revert import revert_text, template_change
 
 ENDED_PHASES = {Phase.STABLE, Phase.ROLLED_BACK, Phase.ESCALATED, Phase.FAILED, Phase.SUPERSEDED}
 ACTION_TYPES = {"RolloutStarted", "RollbackPatched", "RollbackRequested", "RollbackComplete", "Escalated", "Approved",
-                "ForwardFixRollout"}  # fmt: skip
+                "ForwardFixRollout", "GitOpsHeld", "GitOpsNotHeld", "GitOpsResumed"}  # fmt: skip
 
 FOLLOW_UPS = {
     Phase.ROLLED_BACK: [
@@ -63,6 +64,24 @@ def alert_triggers(status: HotfixStatus) -> list[str]:
     return lines or ["- No threshold was breached."]
 
 
+def gitops_section(status: HotfixStatus, name: str) -> list[str]:
+    """The GitOps owners held for the rollback and the exact change to revert in Git."""
+    if not status.gitops and not any(target.revert for target in status.targets):
+        return []
+    lines = ["", "## Git", ""]
+    for target in status.targets:
+        lines += [f"- `{target.deployment}` {template_change(line).text()}" for line in target.revert]
+    for hold in status.gitops:
+        if hold.refused:
+            state = f"not held: {hold.refused}"
+        elif hold.resumed_at is not None:
+            state = f"given back {_time_text(hold.resumed_at)} ({hold.resumed_by})"
+        else:
+            state = f"held since {_time_text(hold.held_at)}: revert in Git, then `kubectl hotfix resume {name}`"
+        lines.append(f"- {hold.describe()} ({', '.join(hold.deployments)}): {state}")
+    return lines
+
+
 def postmortem_markdown(hotfix: dict[str, Any]) -> str:
     metadata, spec = hotfix.get("metadata") or {}, hotfix.get("spec") or {}
     incident = spec.get("incident") or {}
@@ -104,7 +123,10 @@ def postmortem_markdown(hotfix: dict[str, Any]) -> str:
     if status.checkpoints:
         lines += ["", "## Stability checkpoints", ""]
         lines += [f"- after {c.after}: {c.result} ({c.message})" for c in status.checkpoints]
+    lines += gitops_section(status, hotfix["metadata"]["name"])
     lines += ["", "## Follow-ups", ""]
+    if any(target.revert for target in status.targets) and status.rollback_completed_at is not None:
+        lines.append(f"- [ ] Revert the rolled-back change in Git: {revert_text(status.targets)}")
     lines += [
         f"- [ ] {item}" for item in FOLLOW_UPS.get(status.phase, ["Keep watching: the hotfix is still in flight."])
     ]

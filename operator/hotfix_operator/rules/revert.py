@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from hotfix_operator.api.status import RevertLine, TargetStatus
+
 CONTAINER_FIELDS = ("image", "command", "args", "env", "resources")
 # Compared with Git's raw manifests: the API server stores these as written (no defaulting, no canonical form).
 JUDGED_FIELDS = frozenset({"image", "command", "args", "env"})
@@ -114,3 +116,17 @@ def git_still_bad(git_template: dict[str, Any], changes: list[TemplateChange]) -
     if not judged:
         return None
     return any(_git_value(git_template, change.field) == change.bad for change in judged)
+
+
+def template_change(line: RevertLine) -> TemplateChange:
+    return TemplateChange(line.field, line.bad, line.restored, line.judged)
+
+
+def revert_text(targets: list[TargetStatus]) -> str:
+    """The change to revert in Git, one Deployment after another, on one line (Events are one line)."""
+    parts = []
+    for target in targets:
+        if target.revert:
+            changes = "; ".join(template_change(line).text() for line in target.revert)
+            parts.append(f"{target.deployment}: {changes}")
+    return " | ".join(parts)

@@ -54,8 +54,9 @@ def test_a_manifest_without_namespace_is_the_one_applied_into_the_namespace() ->
 def test_the_kustomization_images_transformer_is_applied() -> None:
     files = {
         "apps/web.yaml": [deployment("web", "registry.example/app:1.0")],
-        "apps/kustomization.yaml": [{"resources": ["web.yaml"],
-                                     "images": [{"name": "registry.example/app", "newTag": "1.1"}]}],  # fmt: skip
+        "apps/kustomization.yaml": [
+            {"resources": ["web.yaml"], "images": [{"name": "registry.example/app", "newTag": "1.1"}]}
+        ],
     }
     assert image_of(deployment_template(artifact(files), "apps", "shop", "web")) == "registry.example/app:1.1"
     files["apps/kustomization.yaml"] = [{"images": [{"name": "registry.example/app", "newName": "mirror/app",
