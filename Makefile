@@ -46,7 +46,8 @@ unit: $(STAMP)
 
 # The Go-built tools, each cached outside the repo: the control plane, the real node (kubelet,
 # kube-state-metrics, a Prometheus with Kubernetes discovery, the test application), kstatus, helm, krew's
-# validator; and Debian's container runtime for the real node.
+# validator, Flux's source- and kustomize-controller (with Argo CD's Application CRD); and Debian's container
+# runtime for the real node.
 cluster-bins:
 	hack/build-cluster.sh >/dev/null
 	hack/build-real-node.sh >/dev/null
@@ -54,6 +55,7 @@ cluster-bins:
 	hack/build-kstatus.sh >/dev/null
 	hack/build-helm.sh >/dev/null
 	hack/build-krew-validate.sh >/dev/null
+	hack/build-flux.sh >/dev/null
 
 prometheus:
 	hack/install-prometheus.sh >/dev/null
