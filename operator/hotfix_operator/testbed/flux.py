@@ -46,7 +46,7 @@ class FluxControllers:
         self._kubectl("apply", "--server-side", "--force-conflicts", "-f", str(flux / "crds"))
         for crd in ("gitrepositories.source.toolkit.fluxcd.io", "kustomizations.kustomize.toolkit.fluxcd.io",
                     "applications.argoproj.io"):  # fmt: skip
-            self._kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{crd}")
+            wait_until(lambda crd=crd: self._established(crd), timeout=60, what=f"CRD {crd} to be established")
         self._kubectl("create", "namespace", FLUX_NAMESPACE, check=False)
         storage_port = free_port()
         self.artifact_address = f"127.0.0.1:{storage_port}"
@@ -96,6 +96,10 @@ class FluxControllers:
                 return response.status == 200
         except OSError:
             return False
+
+    def _established(self, crd: str) -> bool:
+        jsonpath = '{.status.conditions[?(@.type=="Established")].status}'
+        return self._kubectl("get", f"crd/{crd}", "-o", f"jsonpath={jsonpath}", check=False).strip() == "True"
 
     def _kubectl(self, *args: str, check: bool = True) -> str:
         completed = subprocess.run([kubectl_binary(), f"--kubeconfig={self.kubeconfig}", *args],
