@@ -52,6 +52,12 @@ def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
     server.stop()
 
 
+@pytest.fixture
+def repo(running_operator: OperatorProcess, flux: FluxControllers, git_server: GitServer, cluster: Cluster) -> GitRepo:
+    """The team's repository, with the operator and Flux running."""
+    return git_server.repository(f"shop-{cluster.namespace}")
+
+
 def custom(api_client: client.ApiClient) -> client.CustomObjectsApi:
     return client.CustomObjectsApi(api_client)
 
@@ -106,15 +112,9 @@ def bad_commit_rolled_back(api_client: client.ApiClient, cluster: Cluster, repo:
 
 
 def test_a_bad_commit_stays_rolled_back_until_git_is_reverted_then_flux_resumes_by_itself(
-    running_operator: OperatorProcess,
-    cluster: Cluster,
-    flux: FluxControllers,
-    git_server: GitServer,
-    api_client: client.ApiClient,
-    testbed_state: TestBedState,
+    repo: GitRepo, cluster: Cluster, api_client: client.ApiClient, testbed_state: TestBedState
 ) -> None:
     namespace = cluster.namespace
-    repo = git_server.repository(f"shop-{namespace}")
     status = bad_commit_rolled_back(api_client, cluster, repo)
     [hold] = status["gitops"]
     assert (hold["kind"], hold["namespace"], hold["name"], hold["deployments"]) == (
@@ -157,15 +157,9 @@ def test_a_bad_commit_stays_rolled_back_until_git_is_reverted_then_flux_resumes_
 
 
 def test_resumed_by_a_person_before_git_is_fixed_the_bad_version_comes_back_and_is_caught(
-    running_operator: OperatorProcess,
-    cluster: Cluster,
-    flux: FluxControllers,
-    git_server: GitServer,
-    api_client: client.ApiClient,
-    testbed_state: TestBedState,
+    repo: GitRepo, cluster: Cluster, api_client: client.ApiClient, testbed_state: TestBedState
 ) -> None:
     namespace = cluster.namespace
-    repo = git_server.repository(f"shop-{namespace}")
     bad_commit_rolled_back(api_client, cluster, repo)
     assert kustomization(api_client, namespace)["spec"]["suspend"] is True
     code, out = plugin(testbed_state, namespace, "resume", "web-rev2", "--by", "alice")
