@@ -63,6 +63,14 @@ def test_bad_hotfix_is_rolled_back_automatically(
     # The kubectl plugin and the postmortem, on this real Hotfix.
     code, table = plugin(testbed_state, cluster.namespace, "status")
     assert code == 0 and "auth-fix" in table and "RolledBack" in table and "root-cause-unknown" in table
+    # One Hotfix as a tree, with the cluster's own ReplicaSets and pods, and the next step; JSON for scripts.
+    code, tree = plugin(testbed_state, cluster.namespace, "status", "auth-fix")
+    assert code == 0, tree
+    assert "deployment/auth-api  revisions 1 -> 2 -> 3 (restored); now at 3" in tree, tree
+    assert "[baseline]" in tree and "[hotfix]" in tree and "✔ auth-api-" in tree, tree
+    assert tree.splitlines()[-1].startswith("Next: find the root cause"), tree
+    code, as_json = plugin(testbed_state, cluster.namespace, "status", "auth-fix", "-o", "json")
+    assert code == 0 and json.loads(as_json)["status"]["phase"] == "RolledBack"
     code, report = plugin(testbed_state, cluster.namespace, "report", "auth-fix")
     assert code == 0
     assert "**Outcome:** RolledBack" in report

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
-import json
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -24,9 +23,13 @@ from hotfix_operator.api.durations import parse_duration
 from hotfix_operator.api.models import GROUP, PLURAL, VERSION
 from hotfix_operator.api.policy import POLICY_LABEL, POLICY_PLURAL
 from hotfix_operator.api.status import TERMINAL_PHASES
+from hotfix_operator.cli.status_view import TargetFacts, age, json_or_yaml, status_detail, status_table, table
 from hotfix_operator.report.postmortem import postmortem_markdown
 from hotfix_operator.rules.breaker import rollback_admitted_at
 from hotfix_operator.rules.lifecycle import ABORT_REQUEST, APPROVED_BY, RESUME_GITOPS_REQUEST, ROLLBACK_REQUEST
+
+# Times are shown in the reader's own zone (TZ), to the second.
+LOCAL_ZONE = datetime.now().astimezone().tzinfo
 
 VERB_ANNOTATIONS = {
     "approve": APPROVED_BY,
@@ -34,91 +37,6 @@ VERB_ANNOTATIONS = {
     "abort": ABORT_REQUEST,
     "resume": RESUME_GITOPS_REQUEST,
 }
-
-
-def _age(created: str | None, now: datetime) -> str:
-    if not created:
-        return "-"
-    seconds = int((now - datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def status_table(hotfixes: list[dict[str, Any]], now: datetime) -> str:
-    rows = [("NAME", "PHASE", "SEVERITY", "INCIDENT", "DECISION", "ANALYSIS", "AGE")]
-    for hotfix in sorted(hotfixes, key=lambda h: h["metadata"]["name"]):
-        status = hotfix.get("status") or {}
-        incident = (hotfix.get("spec") or {}).get("incident") or {}
-        rows.append(
-            (
-                hotfix["metadata"]["name"],
-                status.get("phase", "Pending"),
-                incident.get("severity", "-"),
-                incident.get("id", "-"),
-                (status.get("decision") or {}).get("rule", "-"),
-                (status.get("lastAnalysis") or {}).get("result", "-"),
-                _age(hotfix["metadata"].get("creationTimestamp"), now),
-            )
-        )
-    return _table(rows)
-
-
-def status_detail(hotfix: dict[str, Any], now: datetime) -> str:
-    status = hotfix.get("status") or {}
-    lines = [status_table([hotfix], now), ""]
-    decision = status.get("decision")
-    if decision:
-        lines.append(f"Decision: {decision['action']} ({decision['rule']}): {decision['reason']}")
-        if decision.get("pendingConfirmation"):
-            lines.append(f"  waiting for a person: kubectl hotfix rollback {hotfix['metadata']['name']}")
-    analysis = status.get("lastAnalysis")
-    if analysis:
-        lines.append(f"Last analysis ({analysis.get('at')}): {analysis.get('result')}: {analysis.get('summary')}")
-    for condition in status.get("conditions", []):
-        lines.append(
-            f"  {condition['type']:<10} {condition['status']:<8} {condition['reason']}: {condition.get('message', '')}"
-        )
-    lines += gitops_lines(hotfix)
-    lines += ["", "Timeline:"]
-    lines += [
-        f"  {entry['at']}  {entry['type']:<18} {entry.get('rule') or '':<22} {entry['message']}"
-        for entry in status.get("timeline", [])
-    ]
-    return "\n".join(lines)
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return "(unset)"
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
-def gitops_lines(hotfix: dict[str, Any]) -> list[str]:
-    """The change to revert in Git and the GitOps owners held for the rollback (what to do next)."""
-    status = hotfix.get("status") or {}
-    lines: list[str] = []
-    reverts = [(t["deployment"], t["revert"]) for t in status.get("targets", []) if t.get("revert")]
-    if reverts:
-        lines += ["", "Change to revert in Git (rolled back -> restored):"]
-        for deployment, revert in reverts:
-            lines += [f"  {deployment}  {line['field']}: {_shown(line.get('bad'))} -> {_shown(line.get('restored'))}"
-                      for line in revert]  # fmt: skip
-    holds = status.get("gitops") or []
-    if holds:
-        lines += ["", "GitOps owners:"]
-    for hold in holds:
-        owner = f"{hold['kind']} {hold['namespace']}/{hold['name']}"
-        if hold.get("refused"):
-            state = f"not held: {hold['refused']}"
-        elif hold.get("resumedAt"):
-            state = f"given back at {hold['resumedAt']} ({hold.get('resumedBy')})"
-        else:
-            name = hotfix["metadata"]["name"]
-            state = f"held since {hold.get('heldAt')}: revert the change in Git, then kubectl hotfix resume {name}"
-        lines.append(f"  {owner}  ({', '.join(hold.get('deployments') or [])})  {state}")
-    return lines
 
 
 def _selector_text(selector: dict[str, Any]) -> str:
@@ -148,21 +66,16 @@ def policies_table(policies: list[dict[str, Any]], hotfixes: list[dict[str, Any]
         recent = sum(1 for at in admitted if at is not None and now - window < at)
         state = " (open)" if recent >= limit else ""
         rows.append((name, _selector_text(spec.get("selector") or {}), ", ".join(working) or "-",
-                     f"{recent}/{limit} in {window_text}{state}", _age(policy["metadata"].get("creationTimestamp"),
+                     f"{recent}/{limit} in {window_text}{state}", age(policy["metadata"].get("creationTimestamp"),
                                                                         now)))  # fmt: skip
-    return _table(rows)
-
-
-def _table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    return "\n".join(
-        "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
+    return table(rows)
 
 
 class Plugin:
     def __init__(self, api_client: client.ApiClient, namespace: str) -> None:
         self.custom = client.CustomObjectsApi(api_client)
+        self.apps = client.AppsV1Api(api_client)
+        self.core = client.CoreV1Api(api_client)
         self.namespace = namespace
 
     def get(self, name: str) -> dict[str, Any]:
@@ -173,6 +86,27 @@ class Plugin:
 
     def list_all(self) -> list[dict[str, Any]]:
         return self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL).get("items", [])
+
+    def target_facts(self, hotfix: dict[str, Any]) -> dict[str, TargetFacts]:
+        """Each target's Deployment, ReplicaSets and pods now (what the tree shows); a target that cannot be
+        read is shown without them."""
+        namespace = hotfix["metadata"]["namespace"]
+        serialize = self.custom.api_client.sanitize_for_serialization
+        facts: dict[str, TargetFacts] = {}
+        for recorded in (hotfix.get("status") or {}).get("targets") or []:
+            name = recorded["deployment"]
+            try:
+                deployment = self.apps.read_namespaced_deployment(name, namespace)
+                labels = deployment.spec.selector.match_labels or {}
+                selector = ",".join(f"{key}={value}" for key, value in labels.items())
+                replica_sets = self.apps.list_namespaced_replica_set(namespace, label_selector=selector).items
+                pods = self.core.list_namespaced_pod(namespace, label_selector=selector).items
+            except ApiException:
+                facts[name] = TargetFacts()
+                continue
+            facts[name] = TargetFacts(serialize(deployment), [serialize(rs) for rs in replica_sets],
+                                      [serialize(pod) for pod in pods])  # fmt: skip
+        return facts
 
     def watch(self, timeout_seconds: int | None) -> Iterator[dict[str, Any]]:
         """Each Hotfix of the namespace as it changes (the API server's watch), until the timeout."""
@@ -211,7 +145,7 @@ def follow(plugin: Plugin, name: str | None, timeout_seconds: int | None, stdout
         if (name and line[0] != name) or seen.get(line[0]) == line:
             continue
         seen[line[0]] = line
-        stamp = datetime.now(UTC).strftime("%H:%M:%S")
+        stamp = datetime.now(LOCAL_ZONE).strftime("%H:%M:%S")
         print(f"{stamp}  {line[0]:<28} {line[1]:<18} {line[2]}", file=stdout, flush=True)
         if name and line[1] in DONE_PHASES:
             return
@@ -235,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("name", nargs="?")
     status.add_argument("-w", "--watch", action="store_true", help="after the table, a line each time a Hotfix changes")
     status.add_argument("--watch-timeout", type=int, default=None, help="stop watching after this many seconds")
+    status.add_argument("-A", "--all-namespaces", action="store_true", help="Hotfixes of every namespace")
+    status.add_argument("-o", "--output", choices=("json", "yaml"), help="the Hotfix objects, for scripts")
     for verb, help_text in (
         ("approve", "approve a Hotfix waiting for approval"),
         ("rollback", "ask for a rollback now (confirms a manual-mode recommendation)"),
@@ -278,6 +214,25 @@ def _dashboard(api_client: client.ApiClient, namespace: str, args: argparse.Name
     return 0
 
 
+def _status(plugin: Plugin, args: argparse.Namespace, now: datetime, stdout: TextIO) -> int:
+    if args.name:
+        hotfix = plugin.get(args.name)
+        shown: Any = hotfix
+        text = status_detail(hotfix, plugin.target_facts(hotfix), now, LOCAL_ZONE)
+    else:
+        shown = plugin.list_all() if args.all_namespaces else plugin.list()
+        text = status_table(shown, now, all_namespaces=args.all_namespaces)
+        if not shown:
+            where = "any namespace" if args.all_namespaces else f"namespace {plugin.namespace}"
+            text = f"No Hotfixes in {where}." + (
+                "" if args.all_namespaces else " Every namespace: kubectl hotfix status -A"
+            )
+    print(json_or_yaml(shown, args.output) if args.output else text, file=stdout, flush=True)
+    if args.watch:
+        follow(plugin, args.name, args.watch_timeout, stdout)
+    return 0
+
+
 def _report(plugin: Plugin, args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from hotfix_operator.cli.report_command import ReportOptions, build_report, incident_hotfixes, write_report
 
@@ -315,13 +270,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO = sys.stdout, stderr:
         plugin = Plugin(api_client, namespace)
         now = datetime.now(UTC)
         if args.verb == "status":
-            print(
-                status_detail(plugin.get(args.name), now) if args.name else status_table(plugin.list(), now),
-                file=stdout,
-                flush=True,
-            )
-            if args.watch:
-                follow(plugin, args.name, args.watch_timeout, stdout)
+            return _status(plugin, args, now, stdout)
         elif args.verb == "report":
             return _report(plugin, args, stdout, stderr)
         elif args.verb == "policies":
@@ -339,6 +288,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO = sys.stdout, stderr:
     except config.ConfigException as error:
         print(f"error: kubeconfig: {error}", file=stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130  # Ctrl-C (ending a watch, say) ends quietly, as kubectl does
     return 0
 
 
