@@ -80,9 +80,12 @@ def test_the_tree_shows_revisions_replica_sets_pods_thresholds_and_the_next_step
     assert "✖ prod/auth-api  error rate: error rate above 1.00%" in tree
     # Times in the reader's zone, to the second; the tools' kstatus conditions left out.
     assert "Decision: rollback (root-cause-unknown) at 2026-11-22 11:06:00 CET" in tree
-    assert next(
-        line.split()[:4] for line in lines if "RollbackPatched" in line
-    ) == ["2026-11-22", "11:06:01", "CET", "RollbackPatched"]
+    assert next(line.split()[:4] for line in lines if "RollbackPatched" in line) == [
+        "2026-11-22",
+        "11:06:01",
+        "CET",
+        "RollbackPatched",
+    ]
     assert "Stalled" not in tree and "Succeeded" in tree
     assert "Change to revert in Git (rolled back -> restored):" in tree
     assert "Kustomization flux-system/apps (auth-api): held since 2026-11-22 11:06:01 CET" in tree

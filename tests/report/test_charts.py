@@ -29,3 +29,24 @@ def test_a_series_without_data_still_renders_and_says_why() -> None:
     chart = render_chart(series, (), 900, 1300)
     assert chart.plotted == () and chart.shaded == ()
     assert "gone with retention" in chart.svg
+
+
+def overlap(first: tuple[float, float, float, float], second: tuple[float, float, float, float]) -> bool:
+    return first[0] < second[2] and second[0] < first[2] and first[1] < second[3] and second[1] < first[3]
+
+
+def test_close_markers_never_overlap_and_the_chart_is_written_for_viewing() -> None:
+    points = tuple((1000.0 + index, 0.002) for index in range(30))
+    series = MetricSeries("prod/auth", "errorRate", 0.01, True, "q", 1, points)
+    # A 29 s incident: rollout, decision, undo and rolled back within seconds of each other.
+    marked = (Marker(1002, "rollout"), Marker(1008, "decision"), Marker(1008.2, "undo"), Marker(1009.5, "rolled back"),
+              Marker(1020, "checkpoint"))  # fmt: skip
+    chart = render_chart(series, marked, 995, 1035)
+    assert len(chart.label_boxes) == 5
+    for index, box in enumerate(chart.label_boxes):
+        assert not any(overlap(box, other) for other in chart.label_boxes[index + 1 :]), chart.label_boxes
+    # Two labels far apart share the top row.
+    spaced = render_chart(series, (Marker(1000, "rollout"), Marker(1030, "undo")), 995, 1035)
+    assert spaced.label_boxes[0][1] == pytest.approx(spaced.label_boxes[1][1])
+    # A marker outside the window is not drawn.
+    assert render_chart(series, (Marker(10, "rollout"),), 995, 1035).marked == ()

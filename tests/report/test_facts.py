@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from hotfix_operator.api.history import HotfixHistory, MetricSeries, RequestCounts
-from hotfix_operator.report.facts import LEAD, TAIL, breach_periods, impact, markers, query_window
+from hotfix_operator.report.facts import breach_periods, impact, markers, query_window
 
 
 def series(values: list[float], threshold: float = 0.01, breach_above: bool = True, step: float = 10) -> MetricSeries:
@@ -50,14 +50,33 @@ def hotfix(phase: str, timeline: list[tuple[str, str]]) -> dict:
     }
 
 
-def test_query_window_runs_from_before_the_hotfix_to_after_its_end() -> None:
+def test_query_window_runs_from_a_little_before_the_hotfix_to_a_little_after_its_end() -> None:
     ended = hotfix("RolledBack", [("2026-11-22T10:00:05Z", "RolloutStarted"), ("2026-11-22T10:10:00Z", "RolledBack")])
     now = datetime(2026, 11, 23, tzinfo=UTC)
-    start, end = query_window(ended, now)
-    assert start == (datetime(2026, 11, 22, 10, tzinfo=UTC) - LEAD).timestamp()
-    assert end == (datetime(2026, 11, 22, 10, 10, tzinfo=UTC) + TAIL).timestamp()
+    window = query_window(ended, now)
+    created, last = datetime(2026, 11, 22, 10, tzinfo=UTC), datetime(2026, 11, 22, 10, 10, tzinfo=UTC)
+    # A 10-minute story: a quarter of it each side, within 5 minutes before and 2 after.
+    assert window.start == (created - timedelta(seconds=150)).timestamp()
+    assert window.end == (last + timedelta(minutes=2)).timestamp()
+    # The impact is counted to the end of the Hotfix, not of the chart: the same figures at any later time.
+    assert window.impact_until == last.timestamp()
+    assert query_window(ended, now + timedelta(days=3)) == window
     in_flight = hotfix("Monitoring", [("2026-11-22T10:00:05Z", "RolloutStarted")])
-    assert query_window(in_flight, now)[1] == now.timestamp()
+    assert query_window(in_flight, now).end == query_window(in_flight, now).impact_until == now.timestamp()
+
+
+def test_a_short_incident_fills_its_chart() -> None:
+    short = hotfix("RolledBack", [("2026-11-22T10:00:05Z", "RolloutStarted"), ("2026-11-22T10:00:29Z", "RolledBack")])
+    window = query_window(short, datetime(2026, 11, 23, tzinfo=UTC))
+    story = 29.0
+    assert window.end - window.start == story + 2 * 15  # at least 15 s each side, not 7 minutes
+    assert window.rate_window is None
+
+
+def test_the_recorded_rate_window_is_the_one_charted() -> None:
+    ended = hotfix("RolledBack", [("2026-11-22T10:00:05Z", "RolloutStarted")])
+    ended["status"]["lastAnalysis"] = {"rateWindow": "4s"}
+    assert query_window(ended, datetime(2026, 11, 23, tzinfo=UTC)).rate_window == timedelta(seconds=4)
 
 
 def test_markers_are_the_actions_on_the_timeline() -> None:

@@ -86,6 +86,20 @@ def test_one_document_for_every_hotfix_of_the_incident() -> None:
     assert page.external == []  # self-contained: the chart is inline
     assert report.html.count("<svg") == 1 and "<img" not in report.html
     assert "<table>" in report.html
+    # Queries in an appendix at the end, not in the impact section.
+    appendix = text.index("## Appendix: queries")
+    assert appendix > text.index("## Lessons learned") and text.index("sum(failed) @ 1") > appendix
+    assert "prod/auth error rate: `the query`" in text[appendix:]
+    # Nested lists and task lists render as such in the HTML.
+    assert "<ul>\n<li><code>prod/auth-fix</code>" in report.html
+    assert '<input type="checkbox" disabled>' in report.html and "[ ]" not in report.html
+
+
+def test_durations_are_for_people() -> None:
+    quick = hotfix("auth-fix", "auth", "RolledBack", "root-cause-unknown")
+    quick["status"]["timeline"][-1]["at"] = "2026-11-22T10:00:29.014Z"
+    text = incident_report("INC-9", [quick], [], []).markdown
+    assert "**Duration:** 29s" in text
 
 
 def test_a_hotfix_whose_spec_failed_still_has_its_place_in_the_report() -> None:

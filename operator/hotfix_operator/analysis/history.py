@@ -16,11 +16,18 @@ from hotfix_operator.analysis.queries import THRESHOLDS, RangeQuery, rate_window
 from hotfix_operator.analysis.tenant_queries import OverrideRefused, render_override
 from hotfix_operator.analysis.thresholds import ERROR_RATE, LATENCY_P95
 from hotfix_operator.analysis.verdicts import Matrix, by_target, only_series, series_for
-from hotfix_operator.api.history import HotfixHistory, Marker, MetricSeries, RequestCounts
+from hotfix_operator.api.history import HistoryWindow, HotfixHistory, Marker, MetricSeries, RequestCounts
 from hotfix_operator.api.models import Analysis, CrashFreeSource, HotfixSpec
 
 # Enough points for a chart a person reads, few enough for one query per threshold over hours.
 MAX_POINTS = 400
+ONE_SECOND = timedelta(seconds=1)
+
+
+def at_time(promql: str, unix_seconds: int) -> str:
+    """The query's value at that moment, as a query of its own: a one-point subquery pinned with ``@`` (which
+    applies to selectors and subqueries, not to a whole expression)."""
+    return f"last_over_time(({promql})[1s:1s] @ {unix_seconds})"
 
 
 def _step(analysis: Analysis, start: float, end: float) -> timedelta:
@@ -46,18 +53,25 @@ class HistoryReader:
         self.analyzer = analyzer
 
     def history(
-        self, key: str, namespace: str, spec: HotfixSpec, start: float, end: float, markers: tuple[Marker, ...] = ()
+        self,
+        key: str,
+        namespace: str,
+        spec: HotfixSpec,
+        window: HistoryWindow,
+        markers: tuple[Marker, ...] = (),
     ) -> HotfixHistory:
         targets = [(namespace, target.deployment) for target in spec.targets]
+        start, end = window.start, window.end
         step = _step(spec.analysis, start, end)
         series = [
             one
             for metric in self.analyzer.settings.enabled(spec.analysis)
-            for one in self._metric_series(metric, spec.analysis, targets, start, end, step)
+            for one in self._metric_series(metric, spec.analysis, targets, window, step)
         ]
-        # The user impact counts from the first rollout: before it, the old version served.
+        # The user impact counts from the first rollout (before it, the old version served) to the Hotfix's
+        # end, not to the chart's: the same figures whenever the report is made.
         impact_from = min((marker.at for marker in markers if marker.label == "rollout"), default=start)
-        counts = self._counts(spec.analysis, targets, impact_from, end)
+        counts = self._counts(spec.analysis, targets, impact_from, window.impact_until)
         return HotfixHistory(
             hotfix=key,
             start=start,
@@ -70,14 +84,16 @@ class HistoryReader:
     # -- the thresholds' series ------------------------------------------------------------------
 
     def _metric_series(
-        self, metric: str, analysis: Analysis, targets: list[Target], start: float, end: float, step: timedelta
+        self, metric: str, analysis: Analysis, targets: list[Target], window_of: HistoryWindow, step: timedelta
     ) -> list[MetricSeries]:
+        start, end = window_of.start, window_of.end
         preset = self.analyzer.settings.preset(analysis.telemetry)
         match = preset.selector(targets)
         settings = self.analyzer.settings
         if metric == ERROR_RATE:
             threshold, breach_above, override = analysis.error_rate.max, True, analysis.error_rate.query
-            window = rate_window(settings, step)
+            # The operator's own rate window when the status records it: the chart shows what was judged.
+            window = window_of.rate_window or rate_window(settings, step)
             shared = preset.error_ratio(match, window)
         elif metric == LATENCY_P95:
             threshold, breach_above, override = analysis.latency_p95.max_ms, True, analysis.latency_p95.query
@@ -137,13 +153,15 @@ class HistoryReader:
         span = timedelta(seconds=max(math.ceil(end - since), 1))
         during_at, before_at = math.floor(end), math.floor(since)
         queries = {
-            "failed": (preset.failed_in(match, span), during_at),
-            "requests": (preset.requests_in(match, span), during_at),
-            "baseline_failed": (preset.failed_in(match, span), before_at),
-            "baseline_requests": (preset.requests_in(match, span), before_at),
+            "failed": at_time(preset.failed_in(match, span), during_at),
+            "requests": at_time(preset.requests_in(match, span), during_at),
+            "baseline_failed": at_time(preset.failed_in(match, span), before_at),
+            "baseline_requests": at_time(preset.requests_in(match, span), before_at),
         }
-        answers = {name: self._range(promql, at, at, span) for name, (promql, at) in queries.items()}
-        shown = {name: f"{promql}  @ {at}" for name, (promql, at) in queries.items()}
+        # Pinned to their time with @, the queries answer the same whenever they run: what is printed is what
+        # was asked, and runs as printed (Prometheus' UI, its API, promtool).
+        answers = {name: self._range(promql, end, end, ONE_SECOND) for name, promql in queries.items()}
+        shown = queries
         counts = []
         for target in targets:
             figures: dict[str, float | None] = {}

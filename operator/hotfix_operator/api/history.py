@@ -7,6 +7,7 @@ dashboard, so that neither needs to know how the series were queried, only which
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 Point = tuple[float, float]  # (unix seconds, value)
 
@@ -50,6 +51,17 @@ class Marker:
 
     at: float
     label: str
+
+
+@dataclass(frozen=True)
+class HistoryWindow:
+    """What a report asks Prometheus for: the charts' span, the end of the impact count (the Hotfix's end,
+    before the chart's tail), and the error rate's window as the operator judged it (None: not recorded)."""
+
+    start: float
+    end: float
+    impact_until: float
+    rate_window: timedelta | None = None
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,8 @@ def _reader(options: ReportOptions) -> HistoryReader | None:
 def _history(hotfix: dict[str, Any], reader: HistoryReader | None, now: datetime) -> HotfixHistory:
     metadata = hotfix.get("metadata") or {}
     key = f"{metadata.get('namespace')}/{metadata.get('name')}"
-    start, end = query_window(hotfix, now)
+    window = query_window(hotfix, now)
+    start, end = window.start, window.end
     marked = markers(hotfix)
     if reader is None:
         reason = f"no Prometheus given: pass --prometheus URL (or set {PROMETHEUS_ENV}) for charts and impact"
@@ -62,7 +63,7 @@ def _history(hotfix: dict[str, Any], reader: HistoryReader | None, now: datetime
     except SpecError as error:
         # A Hotfix that failed on its spec still belongs in the report, without the queries it cannot name.
         return HotfixHistory(hotfix=key, start=start, end=end, markers=marked, unavailable=f"invalid spec: {error}")
-    return reader.history(key, metadata.get("namespace", "default"), spec, start, end, marked)
+    return reader.history(key, metadata.get("namespace", "default"), spec, window, marked)
 
 
 def build_report(

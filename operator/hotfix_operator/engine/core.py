@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from hotfix_operator.analysis.prometheus import capture_span
-from hotfix_operator.analysis.queries import AnalysisRequest, build_request
+from hotfix_operator.analysis.queries import AnalysisRequest, build_request, rate_window
 from hotfix_operator.analysis.scheduler import AnalysisScheduler
 from hotfix_operator.analysis.verdicts import AnalysisReport
 from hotfix_operator.api.durations import format_duration
@@ -380,6 +380,8 @@ class ControllerCore:
             "at": datetime.fromtimestamp(report.at, UTC).isoformat(),
             "result": report.result.value,
             "summary": report.summary()[:2000],
+            # What a report needs to chart the error rate as it was judged here.
+            "rateWindow": format_duration(rate_window(self.config.query_settings, step.spec.analysis.interval)),
             "metrics": {
                 target: [result.model_dump(mode="json", exclude_none=True) for result in results]
                 for target, results in report.metrics.items()

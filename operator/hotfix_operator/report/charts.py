@@ -17,6 +17,7 @@ matplotlib.use("Agg")  # no display: files only
 
 import matplotlib.dates as mdates
 from matplotlib import pyplot
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from hotfix_operator.api.history import Marker, MetricSeries
@@ -25,6 +26,9 @@ from hotfix_operator.report.facts import breach_periods
 TITLES = {"errorRate": "error rate", "latencyP95": "p95 latency (ms)", "crashFreeSessions": "crash-free sessions"}
 # Ratios are shown as percentages: that is how the thresholds are written and read.
 PERCENT = {"errorRate", "crashFreeSessions"}
+# Marker labels: the space kept between two on a row, and the height of a row.
+GAP_PIXELS = 4.0
+ROW_POINTS = 9
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ class Chart:
     shaded: tuple[tuple[float, float], ...]
     marked: tuple[tuple[float, str], ...]
     missing: str = ""
+    # Each marker label's box as drawn (display pixels x0, y0, x1, y1): a test checks that none overlap.
+    label_boxes: tuple[tuple[float, float, float, float], ...] = ()
 
     @property
     def inline_svg(self) -> str:
@@ -77,39 +83,49 @@ def render_chart(series: MetricSeries, markers: tuple[Marker, ...], start: float
         axes.axhline(series.threshold * scale, color="#c0392b", linestyle="--", linewidth=1, label="threshold")
         for period_start, period_end in breach_periods(series):
             axes.axvspan(_when(period_start), _when(period_end), color="#c0392b", alpha=0.15, linewidth=0)
-        for marker in markers:
-            axes.axvline(_when(marker.at), color="#555555", linewidth=0.8, linestyle=":", gid=marker.label)
-            axes.annotate(
-                marker.label,
-                (_when(marker.at), 1.0),
-                xycoords=("data", "axes fraction"),
-                rotation=90,
-                fontsize=7,
-                va="top",
-                ha="right",
-            )
         axes.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S", tz=UTC))
         axes.set_ylabel("%" if scale == 100.0 else "ms", fontsize=8)
         axes.tick_params(labelsize=7)
         axes.legend(fontsize=7, loc="upper left")
         figure.tight_layout()
+        labels = _mark(figure, axes, [m for m in markers if start <= m.at <= end])
         svg = io.StringIO()
         figure.savefig(svg, format="svg")
-        return _read_back(series, axes, svg.getvalue(), scale)
+        return _read_back(series, axes, svg.getvalue(), scale, labels)
     finally:
         pyplot.close(figure)
 
 
-def _read_back(series: MetricSeries, axes: object, svg: str, scale: float) -> Chart:
-    lines = [line for line in axes.get_lines() if line.get_label() == "observed"]  # type: ignore[attr-defined]
+def _mark(figure: Figure, axes: Axes, markers: list[Marker]) -> tuple[tuple[float, float, float, float], ...]:
+    """A dotted line at each action and its label inside the top of the plot, on the first row where it
+    overlaps no label before it (rows go down from the top), so that close actions stay readable."""
+    renderer = figure.canvas.get_renderer()
+    rows: list[float] = []  # the right edge (display pixels) of the last label on each row
+    boxes = []
+    for marker in sorted(markers, key=lambda one: one.at):
+        axes.axvline(_when(marker.at), color="#555555", linewidth=0.8, linestyle=":", gid=marker.label)
+        text = axes.annotate(marker.label, (_when(marker.at), 1.0), xycoords=("data", "axes fraction"),
+                             xytext=(2, -2), textcoords="offset points", fontsize=7, ha="left", va="top")  # fmt: skip
+        box = text.get_window_extent(renderer)
+        row = next((index for index, right in enumerate(rows) if box.x0 > right + GAP_PIXELS), len(rows))
+        if row == len(rows):
+            rows.append(0.0)
+        text.set_position((2, -2 - row * ROW_POINTS))
+        box = text.get_window_extent(renderer)
+        rows[row] = box.x1
+        boxes.append((box.x0, box.y0, box.x1, box.y1))
+    return tuple(boxes)
+
+
+def _read_back(
+    series: MetricSeries, axes: Axes, svg: str, scale: float, labels: tuple[tuple[float, float, float, float], ...]
+) -> Chart:
+    lines = [line for line in axes.get_lines() if line.get_label() == "observed"]
     plotted = tuple(
         (_unix(mdates.date2num(x)), float(y) / scale) for x, y in zip(*lines[0].get_data(), strict=True)
     ) if lines else ()  # fmt: skip
-    threshold_line = next(line for line in axes.get_lines() if line.get_label() == "threshold")  # type: ignore[attr-defined]
-    shaded = tuple(
-        (_unix(patch.get_x()), _unix(patch.get_x() + patch.get_width()))
-        for patch in axes.patches  # type: ignore[attr-defined]
-    )
+    threshold_line = next(line for line in axes.get_lines() if line.get_label() == "threshold")
+    shaded = tuple((_unix(patch.get_x()), _unix(patch.get_x() + patch.get_width())) for patch in axes.patches)
     return Chart(
         target=series.target,
         metric=series.metric,
@@ -118,9 +134,8 @@ def _read_back(series: MetricSeries, axes: object, svg: str, scale: float) -> Ch
         threshold_drawn=float(threshold_line.get_ydata()[0]) / scale,
         shaded=shaded,
         marked=tuple(
-            (_unix(mdates.date2num(line.get_xdata()[0])), line.get_gid())
-            for line in axes.get_lines()  # type: ignore[attr-defined]
-            if line.get_gid()
+            (_unix(mdates.date2num(line.get_xdata()[0])), line.get_gid()) for line in axes.get_lines() if line.get_gid()
         ),
         missing=series.missing,
+        label_boxes=labels,
     )

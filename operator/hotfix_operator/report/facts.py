@@ -11,13 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from hotfix_operator.api.history import HotfixHistory, Marker, MetricSeries
+from hotfix_operator.api.durations import parse_duration
+from hotfix_operator.api.history import HistoryWindow, HotfixHistory, Marker, MetricSeries
 from hotfix_operator.api.status import HotfixStatus, Phase
 
 # Shown before the hotfix so the chart has the normal level to compare with, and after it so the recovery
-# (or its absence) is visible.
-LEAD = timedelta(minutes=5)
-TAIL = timedelta(minutes=2)
+# (or its absence) is visible: a quarter of the story each side, within these bounds, so that a 30 s
+# incident is not a sliver in a 7-minute chart.
+LEAD_SHARE = 0.25
+MIN_MARGIN = timedelta(seconds=15)
+MAX_LEAD = timedelta(minutes=5)
+MAX_TAIL = timedelta(minutes=2)
 ENDED_PHASES = {Phase.STABLE, Phase.ROLLED_BACK, Phase.ESCALATED, Phase.FAILED, Phase.SUPERSEDED}
 # Timeline entries drawn as vertical lines, with the short label they get on a chart.
 MARKED = {
@@ -51,13 +55,34 @@ def ended_at(hotfix: dict[str, Any]) -> datetime | None:
     return status.timeline[-1].at if status.phase in ENDED_PHASES and status.timeline else None
 
 
-def query_window(hotfix: dict[str, Any], now: datetime) -> tuple[float, float]:
-    """From a little before the hotfix to a little after its end (or now, while it is in flight)."""
+def _margin(story: timedelta, bound: timedelta) -> timedelta:
+    return min(max(story * LEAD_SHARE, MIN_MARGIN), bound)
+
+
+def query_window(hotfix: dict[str, Any], now: datetime) -> HistoryWindow:
+    """From a little before the hotfix to a little after its end (or now, while it is in flight); the impact
+    is counted to its end only, so a finished Hotfix's figures do not change with the time of the report."""
     status = hotfix_status(hotfix)
     first = min([t for t in [started_at(hotfix), *(e.at for e in status.timeline[:1])] if t], default=now)
     last = ended_at(hotfix)
-    end = min(last + TAIL, now) if last else now
-    return (first - LEAD).timestamp(), max(end, first).timestamp()
+    until = max(last or now, first)
+    story = until - first
+    end = min(until + _margin(story, MAX_TAIL), now) if last else now
+    return HistoryWindow(
+        start=(first - _margin(story, MAX_LEAD)).timestamp(),
+        end=max(end, first).timestamp(),
+        impact_until=until.timestamp(),
+        rate_window=recorded_rate_window(status),
+    )
+
+
+def recorded_rate_window(status: HotfixStatus) -> timedelta | None:
+    """The error rate's window the operator judged with (``status.lastAnalysis.rateWindow``)."""
+    recorded = status.last_analysis.get("rateWindow")
+    try:
+        return parse_duration(str(recorded)) if recorded else None
+    except ValueError:
+        return None
 
 
 def markers(hotfix: dict[str, Any]) -> tuple[Marker, ...]:

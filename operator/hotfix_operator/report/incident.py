@@ -81,7 +81,7 @@ def _summary(incident_id: str, hotfixes: Sequence[dict[str, Any]], impacts: Sequ
         "## Summary",
         "",
         f"- **Date and time:** {_time(start)}",
-        f"- **Duration:** {format_duration(end - start) if start and end else 'ongoing'}",
+        f"- **Duration:** {format_duration_seconds((end - start).total_seconds()) if start and end else 'ongoing'}",
         f"- **Severity:** {incident.get('severity', '?')}",
         f"- **User impact:** {_count(sum(excess)) if excess else 'unknown (no request data)'} failed requests "
         f"above the pre-hotfix error rate; a threshold was breached for {format_duration_seconds(breached)} "
@@ -124,13 +124,29 @@ def _impact_section(impacts: Sequence[TargetImpact]) -> list[str]:
     lines += [
         "",
         "Failed above the pre-hotfix error rate = failed - requests x (failed / requests in as long a span just "
-        "before the rollout). Each figure's query, evaluated at the Unix time after `@`:",
-        "",
+        "before the rollout), counted from the rollout to the end of the Hotfix. The queries are in the appendix.",
     ]
-    lines += [f"- {one.target}: {one.missing}" for one in impacts if one.missing]
-    # One query answers for every target of a Hotfix: each is shown once.
-    shown = dict.fromkeys((name, query) for one in impacts for name, query in one.queries.items())
-    lines += [f"- `{name}`: `{query}`" for name, query in shown]
+    missing = [f"- {one.target}: {one.missing}" for one in impacts if one.missing]
+    return [*lines, "", *missing] if missing else lines
+
+
+def _queries_appendix(impacts: Sequence[TargetImpact], histories: Sequence[HotfixHistory]) -> list[str]:
+    """Every query behind a figure or a chart, each once; they run as printed (pinned in time with @)."""
+    counts = dict.fromkeys((name, query) for one in impacts for name, query in one.queries.items())
+    series = dict.fromkeys(
+        (f"{one.target} {METRIC_NAMES.get(one.metric, one.metric)}", one.query)
+        for history in histories
+        for one in history.series
+        if one.query
+    )
+    if not counts and not series:
+        return []
+    lines = ["", "## Appendix: queries", "", "User impact (each pinned to its moment with `@`):", ""]
+    for name, query in counts:
+        lines += [f"- `{name}`: `{query}`"]
+    if series:
+        lines += ["", "Charts (over the chart's span, at its step):", ""]
+        lines += [f"- {name}: `{query}`" for name, query in series]
     return lines
 
 
@@ -210,6 +226,7 @@ def incident_report(
         lines += [f"- `{_name(hotfix)}`:", *(f"  {line}" for line in alert_triggers(hotfix_status(hotfix)))]
     lines += _charts_section(histories, charts)
     lines += _people_sections(hotfixes)
+    lines += _queries_appendix(impacts, histories)
     text = "\n".join(lines) + "\n"
     return IncidentReport(
         markdown=text,
@@ -220,16 +237,22 @@ def incident_report(
     )
 
 
+TASK_ITEM = re.compile(r"<li>\[([ xX])\] ")
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
 table { border-collapse: collapse; font-size: 0.9rem; } td, th { border: 1px solid #ccc; padding: 0.2rem 0.5rem; }
 blockquote { background: #fff6d5; border-left: 4px solid #e0b400; margin: 0; padding: 0.4rem 0.8rem; }
 code { font-size: 0.85rem; word-break: break-all; } figure.chart svg { width: 100%; height: auto; }
+li input[type=checkbox] { margin-right: 0.4rem; }
 """
 
 
 def _html(incident_id: str, text: str, charts: Sequence[Chart]) -> str:
-    body = markdown.markdown(text, extensions=["tables"])
+    # The Markdown nests lists by two spaces (as GitHub reads it); task items become check boxes there too.
+    body = markdown.markdown(text, extensions=["tables"], tab_length=2)
+    body = TASK_ITEM.sub(
+        lambda match: f'<li><input type="checkbox" disabled{" checked" if match[1] != " " else ""}> ', body
+    )
     for chart in charts:
         # Each chart's image link, as Markdown rendered it, becomes the chart itself: one self-contained file.
         image = re.compile(rf'<img[^>]*src="charts/{re.escape(chart.file_name)}"[^>]*>')
