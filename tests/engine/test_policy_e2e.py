@@ -16,7 +16,7 @@ from hotfix_operator.api.models import API_VERSION
 from hotfix_operator.cli import kubectl_plugin
 from hotfix_operator.testbed.operator_process import OperatorProcess
 from hotfix_operator.testbed.stack import TestBedState
-from operator_support import BAD_IMAGE, FAST_ANALYSIS, FIXED_IMAGE, GOOD_IMAGE, Cluster, eventually
+from operator_support import BAD_IMAGE, FAST_ANALYSIS, FIXED_IMAGE, GOOD_IMAGE, Cluster, eventually, hotfix_manifest
 from testbed_support import kubectl
 
 GUARDED = {"guard": "yes"}
@@ -185,6 +185,25 @@ def test_the_rolled_back_template_applied_again_after_the_guards_window_is_guard
     assert second["phase"] == "RolledBack", second
     assert cluster.image("search") == GOOD_IMAGE
     assert "Guarding" in [event.reason for event in cluster.core.list_namespaced_event(cluster.namespace).items]
+
+
+def test_a_persons_rolled_back_template_applied_again_after_its_window_is_said_on_that_hotfix(
+    running_operator: OperatorProcess, cluster: Cluster
+) -> None:
+    # No policy here: the Hotfix a person wrote is the only one that knows the template is bad.
+    cluster.create_deployment("ledger")
+    cluster.apply_hotfix(hotfix_manifest("ledger-fix", ["ledger"], BAD_IMAGE, stability={"checkpoints": ["3s"]}))
+    status = cluster.wait_phase("ledger-fix", "RolledBack", "Escalated")
+    assert status["phase"] == "RolledBack", status
+    eventually(lambda: time.time() > _timestamp(status["rollbackCompletedAt"]) + 4, timeout=30,
+               what="the Hotfix's window to end")  # fmt: skip
+    cluster.set_image("ledger", BAD_IMAGE)
+    eventually(lambda: "TemplateReapplied" in cluster.event_reasons("ledger-fix"), timeout=30,
+               what="a Warning Event on the Hotfix that rolled the template back")  # fmt: skip
+    # A good change afterwards is nobody's business: one Event, for the bad template only.
+    cluster.set_image("ledger", FIXED_IMAGE)
+    time.sleep(3)
+    assert cluster.event_reasons("ledger-fix").count("TemplateReapplied") == 1
 
 
 def _timestamp(value: str) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -71,8 +72,21 @@ def test_incident_report_of_two_hotfixes_rolled_back_together(
     # The impact, against Prometheus: the 5xx responses and all requests counted by hand over the same span.
     auth_impact = next(i for i in report.impacts if i.target.endswith("/auth"))
     failed_query = auth_impact.queries["failed"]
-    evaluated_at = float(failed_query.rsplit("@ ", 1)[1])
+    evaluated_at = float(failed_query.rsplit("@ ", 1)[1].rstrip(")"))
     span = failed_query.split("[", 1)[1].split("]", 1)[0]
+    # Every printed query runs as printed, at any time, and gives the figure the report shows.
+    for name, query in auth_impact.queries.items():
+        shown = {"failed": auth_impact.failed, "requests": auth_impact.requests}.get(name)
+        answer = instant(testbed_state.prometheus_url, query, time.time())
+        if shown is not None:
+            assert math.isclose(answer, shown, rel_tol=1e-9), (name, query, answer, shown)
+    # The same finished incident reported minutes later carries the same numbers.
+    later = build_report(incident_id, hotfixes, ReportOptions(prometheus_url=testbed_state.prometheus_url),
+                         now=datetime.now(UTC) + timedelta(minutes=5))  # fmt: skip
+    assert later.impacts == report.impacts
+    # The error rate is charted over the operator's own rate window, so the breach lasts about as long as it
+    # was judged to (the Hotfix's whole story is well under a minute here, not the report's default 1m).
+    assert auth_impact.breached_seconds["errorRate"] < 60, auth_impact.breached_seconds
     selector = f'namespace="{cluster.namespace}",deployment="auth"'
     by_hand_failed = instant(
         testbed_state.prometheus_url, f'sum(increase(http_requests_total{{{selector},code=~"5.."}}[{span}]))',

@@ -39,6 +39,7 @@ from hotfix_operator.rules.guard import (
     safety_for,
 )
 from hotfix_operator.rules.lifecycle import SUPERSEDED_BY
+from hotfix_operator.rules.rolled_back import RolledBackBook
 
 log = logging.getLogger("hotfix_operator.guard")
 
@@ -62,6 +63,7 @@ class PolicyGuarding:
         self.post_event = post_event
         self.config = config
         self.guards = GuardBook()
+        self.rolled_back = RolledBackBook()
         self.breaker = RollbackBreaker()
         # namespace -> policy name -> the policy, or why its spec does not parse
         self.policies: dict[str, dict[str, PolicyRef | SpecError]] = {}
@@ -105,6 +107,7 @@ class PolicyGuarding:
 
     def hotfix_seen(self, namespace: str, body: dict[str, Any]) -> None:
         self.guards.seen(namespace, body)
+        self.rolled_back.seen(namespace, body)
         policy = ((body.get("metadata") or {}).get("labels") or {}).get(POLICY_LABEL)
         status = body.get("status") or {}
         admitted = rollback_admitted_at(status)
@@ -114,6 +117,7 @@ class PolicyGuarding:
 
     def hotfix_gone(self, namespace: str, name: str) -> None:
         self.guards.gone(namespace, name)
+        self.rolled_back.gone(namespace, name)
 
     def breaker_limits(self, namespace: str, policy_name: str) -> list[Limit]:
         limits = [Limit(CLUSTER_SCOPE, self.config.guard_max_rollbacks, self.config.guard_rollback_window)]
@@ -154,6 +158,8 @@ class PolicyGuarding:
         namespace = deployment["metadata"]["namespace"]
         policy = self._policy_guarding(namespace, deployment)
         if policy is None:
+            if self.rolled_back.watched(namespace, deployment["metadata"]["name"]):
+                await asyncio.to_thread(self._report_unwatched_reapply, deployment, logger)
             return
         try:
             await self._guard(policy, deployment, logger)
@@ -206,6 +212,28 @@ class PolicyGuarding:
             return None
         manifest = guard_manifest(policy, change, supersedes, suffix=change.uid[:5])
         return await asyncio.to_thread(self.hotfixes.create, change.namespace, manifest)
+
+    def _report_unwatched_reapply(self, deployment: dict[str, Any], logger: logging.Logger) -> None:
+        """A template a person's Hotfix rolled back, live again after that Hotfix stopped watching and with no
+        policy to guard it: said at once on that Hotfix (a Warning Event), never silent."""
+        namespace, name = deployment["metadata"]["namespace"], deployment["metadata"]["name"]
+        client = self.tenants.deployments(namespace, None)
+        try:
+            fresh = client.get(namespace, name)
+            current = current_revision(fresh, client.replica_sets(fresh))
+        except DeploymentError:
+            return
+        template = self.rolled_back.unwatched_reapply(namespace, name, current.name, datetime.now(UTC))
+        if template is None:
+            return
+        message = (
+            f"deployment {name} revision {current.number} re-applies the template this Hotfix rolled back "
+            f"({current.name}), after it stopped watching; no policy guards {name}: a person must judge it"
+        )
+        logger.warning("%s/%s: %s", namespace, template.hotfix, message)
+        reference = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Hotfix",
+                     "metadata": {"namespace": namespace, "name": template.hotfix, "uid": template.uid}}  # fmt: skip
+        self.post_event(reference, type="Warning", reason="TemplateReapplied", message=message)
 
     def _change(self, policy: PolicyRef, deployment: dict[str, Any]) -> DeploymentChange | None:
         """The Deployment's current and previous revisions, read as the policy's ServiceAccount."""

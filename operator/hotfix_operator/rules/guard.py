@@ -165,7 +165,8 @@ class GuardRecord:
         return self.phase not in TERMINAL_PHASES
 
 
-def _watching_until(body: dict[str, Any]) -> datetime | None:
+def watching_until(body: dict[str, Any]) -> datetime | None:
+    """Until when a RolledBack Hotfix watches for its template coming back (its last checkpoint after the undo)."""
     completed = (body.get("status") or {}).get("rollbackCompletedAt")
     checkpoints = (((body.get("spec") or {}).get("stability") or {}).get("checkpoints")) or ["24h"]
     try:
@@ -201,7 +202,7 @@ def guard_record(body: dict[str, Any]) -> GuardRecord | None:
         phase=phase,
         baseline_replica_set=recorded.get("baselineReplicaSet"),
         hotfix_replica_set=recorded.get("hotfixReplicaSet"),
-        watching_until=_watching_until(body) if phase is Phase.ROLLED_BACK else None,
+        watching_until=watching_until(body) if phase is Phase.ROLLED_BACK else None,
     )
 
 
