@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 from kubernetes.client.exceptions import ApiException
 
-from hotfix_operator.cli.dashboard import Dashboard, HotfixReader, _page, row
+from hotfix_operator.cli.dashboard import Dashboard, HotfixReader, _page, card
 from hotfix_operator.cli.report_command import ReportOptions
 
 
@@ -20,15 +21,23 @@ def test_a_crafted_incident_id_cannot_close_the_script() -> None:
     assert text.count("</script>") == 1  # only the page's own
 
 
-def test_a_row_is_what_the_list_shows() -> None:
+def test_a_card_is_what_a_person_needs_at_a_glance() -> None:
     hotfix = {
         "metadata": {"namespace": "prod", "name": "auth-fix", "creationTimestamp": "2026-11-23T10:00:00Z"},
-        "spec": {"incident": {"id": "INC-1"}},
-        "status": {"phase": "Monitoring", "decision": {"rule": "healthy"}, "lastAnalysis": {"summary": "ok"}},
-    }
-    assert row(hotfix) == {"namespace": "prod", "name": "auth-fix", "incident": "INC-1", "phase": "Monitoring",
-                           "rule": "healthy", "analysis": "ok", "created": "2026-11-23T10:00:00Z"}  # fmt: skip
-    assert row({"metadata": {"namespace": "prod", "name": "new"}})["phase"] == "Pending"
+        "spec": {"incident": {"id": "INC-1", "severity": "SEV1"},
+                 "targets": [{"deployment": "auth", "images": {"app": "registry.example/auth:1.4"}}]},
+        "status": {"phase": "Monitoring", "decision": {"rule": "healthy"}, "lastAnalysis": {
+            "result": "healthy", "metrics": {"prod/auth": [
+                {"metric": "errorRate", "state": "healthy", "reason": "error rate 0.20% now; not above 1.00%"}]}}},
+    }  # fmt: skip
+    shown = card(hotfix, datetime(2026, 11, 23, 10, 30, tzinfo=UTC))
+    assert shown["tone"] == "busy" and shown["severity"] == "SEV1" and shown["age"] == "30m"
+    assert shown["targets"] == [{"deployment": "auth", "image": "auth:1.4"}]
+    assert shown["thresholds"] == [{"state": "healthy", "symbol": "✔",
+                                    "text": "prod/auth: error rate 0.20% now; not above 1.00%"}]  # fmt: skip
+    assert shown["next"].endswith("kubectl hotfix rollback auth-fix")
+    new = card({"metadata": {"namespace": "prod", "name": "new"}}, datetime(2026, 11, 23, tzinfo=UTC))
+    assert (new["phase"], new["tone"], new["thresholds"]) == ("Pending", "idle", [])
 
 
 class RefusingReader(HotfixReader):

@@ -73,28 +73,47 @@ def test_dashboard_pages_in_a_real_browser(
     cluster.wait_phase("web-fix", "Monitoring")
     wait = WebDriverWait(browser, 30)
 
+    # A card per Hotfix: phase colour, severity, incident, targets and images, thresholds, the next step.
     browser.get(dashboard_url)
-    wait.until(lambda b: "Monitoring" in b.find_element(By.ID, "content").text)
+    wait.until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "article.card[data-phase=Monitoring] .thresholds .state-healthy")
+    )
+    card = browser.find_element(By.CSS_SELECTOR, "article.card")
+    assert "tone-busy" in card.get_attribute("class")
+    assert "SEV1" in card.text and "INC-web-fix" in card.text and "web → app:1.2-hotfix-good" in card.text
+    assert "Next: the operator judges the thresholds" in card.text
     screenshot(browser, "hotfixes")
-    # A person aborts: the open page follows, without a reload.
+    # A person aborts: the open page follows, without a reload, and the card turns red.
     cluster.annotate_hotfix("web-fix", ABORT_REQUEST, "test")
     cluster.wait_phase("web-fix", "Escalated")
-    wait.until(lambda b: "Escalated" in b.find_element(By.ID, "content").text)
+    wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "article.card.tone-bad[data-phase=Escalated]"))
     assert console_errors(browser) == []
 
+    # The Hotfix page: charts first, then the tree as kubectl hotfix status prints it, then the timeline.
     browser.find_element(By.LINK_TEXT, "web-fix").click()
-    wait.until(lambda b: "RolloutStarted" in b.find_element(By.ID, "content").text)
+    wait.until(lambda b: "RolloutStarted" in b.find_element(By.ID, "timeline").text)
     wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#charts figure svg"))
+    sections = [element.get_attribute("id") for element in browser.find_elements(By.CSS_SELECTOR, "#content > section")]
+    assert sections == ["charts", "tree", "timeline"]
     captions = [element.text for element in browser.find_elements(By.CSS_SELECTOR, "#charts figcaption")]
-    assert f"{cluster.namespace}/web errorRate" in captions, captions
+    assert f"{cluster.namespace}/web error rate" in captions, captions
+    tree = browser.find_element(By.CSS_SELECTOR, "#tree pre").text
+    assert "deployment/web" in tree and "ReplicaSet web-" in tree and "Next: a person must act" in tree, tree
+    charts_drawn = browser.find_element(By.CSS_SELECTOR, "#charts .charts").get_attribute("data-loaded")
     screenshot(browser, "hotfix")
+    # The charts are drawn again on their own beat, without a reload.
+    wait_charts = WebDriverWait(browser, 30)
+    wait_charts.until(
+        lambda b: b.find_element(By.CSS_SELECTOR, "#charts .charts").get_attribute("data-loaded") != charts_drawn
+    )
     assert console_errors(browser) == []
 
+    # The incident page: its Hotfixes' cards and its whole report.
     browser.get(f"{dashboard_url}incidents/INC-web-fix")
-    wait.until(lambda b: "web-fix" in b.find_element(By.ID, "content").text)
-    screenshot(browser, "incident")
-    browser.find_element(By.PARTIAL_LINK_TEXT, "incident report").click()
+    wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "article.card"))
+    browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
     wait.until(lambda b: "Incident report: INC-web-fix" in b.find_element(By.TAG_NAME, "h1").text)
     assert browser.find_elements(By.CSS_SELECTOR, "figure.chart svg")
-    screenshot(browser, "incident-report")
+    browser.switch_to.default_content()
+    screenshot(browser, "incident")
     assert console_errors(browser) == []

@@ -1,9 +1,10 @@
 """``kubectl hotfix dashboard``: a local, read-only web UI over the user's kubeconfig, as
 ``kubectl argo rollouts dashboard`` is. Bound to 127.0.0.1 unless told otherwise.
 
-Pages: the Hotfixes, live (the page asks for the list every two seconds); one Hotfix with its phase,
-decision, conditions, timeline and charts; one incident with its Hotfixes and its full report. Only GET
-routes exist: nothing here can change the cluster.
+Pages: the Hotfixes as cards (phase colour, severity, incident, age, targets and images, each threshold
+against its limit, the next step), live; one Hotfix with its charts first (redrawn every 15 s), then its
+tree as ``kubectl hotfix status NAME`` prints it, then its timeline; one incident with its Hotfixes and its
+whole report. Only GET routes exist: nothing here can change the cluster.
 """
 
 from __future__ import annotations
@@ -19,16 +20,32 @@ from aiohttp import web
 from kubernetes import client
 
 from hotfix_operator.api.models import GROUP, PLURAL, VERSION
+from hotfix_operator.cli.cluster_facts import target_facts
+from hotfix_operator.cli.dashboard_pages import HOTFIX_SCRIPT, INCIDENT_SCRIPT, LIST_SCRIPT, PAGE
 from hotfix_operator.cli.report_command import ReportOptions, build_report, incident_hotfixes
+from hotfix_operator.cli.status_view import (
+    LOCAL_ZONE,
+    METRIC_NAMES,
+    SYMBOLS,
+    TargetFacts,
+    age,
+    analysis_of,
+    next_step,
+    status_detail,
+    target_images,
+)
 
 DEFAULT_PORT = 3100
 REFRESH_MS = 2000
+# Charts are drawn from Prometheus on the server: a slower beat than the status.
+CHART_REFRESH_MS = 15000
 
 
 class HotfixReader:
     """The Hotfixes of one namespace, or of every namespace, read with the user's own rights."""
 
     def __init__(self, api_client: client.ApiClient, namespace: str | None) -> None:
+        self.api_client = api_client
         self.custom = client.CustomObjectsApi(api_client)
         self.namespace = namespace
 
@@ -40,113 +57,42 @@ class HotfixReader:
     def get(self, namespace: str, name: str) -> dict[str, Any]:
         return self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
 
+    def facts(self, hotfix: dict[str, Any]) -> dict[str, TargetFacts]:
+        return target_facts(self.api_client, hotfix)
 
-def row(hotfix: dict[str, Any]) -> dict[str, Any]:
+
+# The colour of a phase: settled well, needs people, at work, nothing yet.
+TONES = {
+    **dict.fromkeys(("Stable",), "ok"),
+    **dict.fromkeys(("RolledBack", "Escalated", "Failed"), "bad"),
+    **dict.fromkeys(("RollingBack", "RollingOut", "ForwardFixPending", "AwaitingApproval", "Monitoring"), "busy"),
+}
+
+
+def card(hotfix: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """What a Hotfix's card shows."""
     metadata, spec, status = hotfix.get("metadata") or {}, hotfix.get("spec") or {}, hotfix.get("status") or {}
+    phase = status.get("phase") or "Pending"
+    thresholds = [
+        {"state": metric.get("state", ""), "symbol": SYMBOLS.get(metric.get("state", ""), "?"),
+         "text": f"{target}: {metric.get('reason') or metric.get('state')}"}
+        for target, metrics in ((status.get("lastAnalysis") or {}).get("metrics") or {}).items()
+        for metric in metrics
+    ]  # fmt: skip
     return {
         "namespace": metadata.get("namespace"),
         "name": metadata.get("name"),
         "incident": (spec.get("incident") or {}).get("id", ""),
-        "phase": status.get("phase") or "Pending",
+        "severity": (spec.get("incident") or {}).get("severity", "-"),
+        "phase": phase,
+        "tone": TONES.get(phase, "idle"),
         "rule": (status.get("decision") or {}).get("rule", ""),
-        "analysis": (status.get("lastAnalysis") or {}).get("summary", ""),
-        "created": metadata.get("creationTimestamp", ""),
+        "analysis": analysis_of(status),
+        "age": age(metadata.get("creationTimestamp"), now),
+        "targets": [{"deployment": name, "image": image} for name, image in target_images(hotfix)],
+        "thresholds": thresholds,
+        "next": next_step(hotfix, None),
     }
-
-
-PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">
-<title>{title}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; }}
-table {{ border-collapse: collapse; font-size: 0.9rem; margin-bottom: 1rem; }}
-td, th {{ border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: left; vertical-align: top; }}
-.phase-RolledBack, .phase-Escalated, .phase-Failed {{ color: #b03a2e; font-weight: bold; }}
-.phase-Stable {{ color: #1e8449; font-weight: bold; }}
-figure svg {{ max-width: 100%; height: auto; }}
-</style></head>
-<body><p><a href="/">Hotfixes</a></p><h1 id="title">{title}</h1>
-<div id="content">loading</div>
-<script>
-const REFRESH_MS = {refresh};
-function cell(text) {{ const td = document.createElement("td"); td.textContent = text ?? ""; return td; }}
-function link(href, text) {{
-  const td = document.createElement("td"); const a = document.createElement("a");
-  a.href = href; a.textContent = text; td.appendChild(a); return td;
-}}
-function table(headers, rows) {{
-  const t = document.createElement("table"); const head = t.insertRow();
-  for (const h of headers) {{ const th = document.createElement("th"); th.textContent = h; head.appendChild(th); }}
-  for (const cells of rows) {{ const tr = t.insertRow(); for (const c of cells) tr.appendChild(c); }}
-  return t;
-}}
-function phaseCell(phase) {{ const td = cell(phase); td.className = "phase-" + phase; return td; }}
-async function load(url) {{
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(url + ": " + (await response.text()));
-  return response.json();
-}}
-{script}
-</script></body></html>
-"""
-
-LIST_SCRIPT = """
-function render(rows) {
-  const content = document.getElementById("content");
-  content.replaceChildren(table(["namespace", "name", "incident", "phase", "decision", "analysis"], rows.map(r => [
-    cell(r.namespace),
-    link("/hotfixes/" + encodeURIComponent(r.namespace) + "/" + encodeURIComponent(r.name), r.name),
-    r.incident ? link("/incidents/" + encodeURIComponent(r.incident), r.incident) : cell(""),
-    phaseCell(r.phase), cell(r.rule), cell(r.analysis),
-  ])));
-  content.dataset.loaded = String(Date.now());
-}
-function shown(error) { document.getElementById("content").textContent = String(error); }
-async function refresh() { render(await load(SOURCE)); }
-refresh().catch(shown); setInterval(() => refresh().catch(shown), REFRESH_MS);
-"""
-
-HOTFIX_SCRIPT = """
-function render(hotfix) {
-  const status = hotfix.status || {}; const decision = status.decision || {};
-  const content = document.getElementById("content");
-  const summary = table(["phase", "decision", "analysis"], [[phaseCell(status.phase || "Pending"),
-    cell(decision.rule ? decision.rule + ": " + decision.reason : ""), cell((status.lastAnalysis || {}).summary)]]);
-  const conditions = table(["condition", "status", "reason", "message"],
-    (status.conditions || []).map(c => [cell(c.type), cell(c.status), cell(c.reason), cell(c.message)]));
-  const timeline = table(["time", "event", "details"],
-    (status.timeline || []).map(e => [cell(e.at), cell(e.type), cell(e.message)]));
-  const charts = document.getElementById("charts") || document.createElement("div");
-  charts.id = "charts";
-  const heading = (text) => { const h = document.createElement("h2"); h.textContent = text; return h; };
-  content.replaceChildren(summary, heading("Conditions"), conditions, heading("Timeline"), timeline,
-    heading("Charts"), charts);
-  content.dataset.loaded = String(Date.now());
-}
-async function renderCharts() {
-  const answer = await load(SOURCE + "/charts");
-  const charts = document.getElementById("charts");
-  if (answer.unavailable) { charts.textContent = answer.unavailable; return; }
-  charts.replaceChildren(...answer.charts.map(c => {
-    const figure = document.createElement("figure"); figure.innerHTML = c.svg;
-    const caption = document.createElement("figcaption");
-    caption.textContent = c.title + (c.missing ? ": " + c.missing : "");
-    figure.appendChild(caption); return figure;
-  }));
-  charts.dataset.loaded = String(Date.now());
-}
-function shown(error) { document.getElementById("content").textContent = String(error); }
-async function refresh() { render(await load(SOURCE)); }
-refresh().then(renderCharts).catch(shown); setInterval(() => refresh().catch(shown), REFRESH_MS);
-"""
-
-INCIDENT_SCRIPT = LIST_SCRIPT.replace(
-    "content.dataset.loaded = String(Date.now());",
-    'const report = document.createElement("p"); const a = document.createElement("a");\n'
-    '  a.href = REPORT; a.textContent = "the incident report (Markdown sections, charts, user impact)";\n'
-    "  report.appendChild(a); content.appendChild(report);\n"
-    "  content.dataset.loaded = String(Date.now());",
-)
 
 
 def _page(title: str, script: str, **constants: str) -> web.Response:
@@ -154,7 +100,8 @@ def _page(title: str, script: str, **constants: str) -> web.Response:
     declared = "".join(
         f"const {name} = {json.dumps(value).replace('<', chr(92) + 'u003c')};\n" for name, value in constants.items()
     )
-    text = PAGE.format(title=html.escape(title), refresh=REFRESH_MS, script=declared + script)
+    text = PAGE.format(title=html.escape(title), refresh=REFRESH_MS, chart_refresh=CHART_REFRESH_MS,
+                       script=declared + script)  # fmt: skip
     return web.Response(text=text, content_type="text/html")
 
 
@@ -183,7 +130,12 @@ class Dashboard:
 
     async def list_api(self, request: web.Request) -> web.Response:
         hotfixes = await asyncio.to_thread(self.reader.list)
-        return web.json_response([row(hotfix) for hotfix in hotfixes])
+        return web.json_response(self._cards(hotfixes))
+
+    def _cards(self, hotfixes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        now = self.clock()
+        ordered = sorted(hotfixes, key=lambda h: (h["metadata"].get("namespace", ""), h["metadata"]["name"]))
+        return [card(hotfix, now) for hotfix in ordered]
 
     async def hotfix_page(self, request: web.Request) -> web.Response:
         namespace, name = request.match_info["namespace"], request.match_info["name"]
@@ -191,14 +143,21 @@ class Dashboard:
 
     async def hotfix_api(self, request: web.Request) -> web.Response:
         hotfix = await self._get(request)
-        return web.json_response({key: hotfix.get(key) for key in ("metadata", "spec", "status")})
+        facts = await asyncio.to_thread(self.reader.facts, hotfix)
+        now = self.clock()
+        return web.json_response({
+            "card": card(hotfix, now),
+            "tree": status_detail(hotfix, facts, now, LOCAL_ZONE),
+            "timeline": (hotfix.get("status") or {}).get("timeline") or [],
+        })  # fmt: skip
 
     async def charts_api(self, request: web.Request) -> web.Response:
         hotfix = await self._get(request)
         incident_id = ((hotfix.get("spec") or {}).get("incident") or {}).get("id", "?")
         report = await asyncio.to_thread(build_report, incident_id, [hotfix], self.options, self.clock())
         charts = [
-            {"title": f"{chart.target} {chart.metric}", "svg": chart.inline_svg, "missing": chart.missing}
+            {"title": f"{chart.target} {METRIC_NAMES.get(chart.metric, chart.metric)}", "svg": chart.inline_svg,
+             "missing": chart.missing}
             for chart in report.charts
         ]  # fmt: skip
         return web.json_response({"unavailable": " ".join(report.unavailable), "charts": charts})
@@ -212,7 +171,7 @@ class Dashboard:
 
     async def incident_api(self, request: web.Request) -> web.Response:
         hotfixes = await asyncio.to_thread(self.reader.list)
-        return web.json_response([row(h) for h in incident_hotfixes(hotfixes, request.match_info["incident"])])
+        return web.json_response(self._cards(incident_hotfixes(hotfixes, request.match_info["incident"])))
 
     async def incident_report(self, request: web.Request) -> web.Response:
         incident = request.match_info["incident"]

@@ -23,13 +23,11 @@ from hotfix_operator.api.durations import parse_duration
 from hotfix_operator.api.models import GROUP, PLURAL, VERSION
 from hotfix_operator.api.policy import POLICY_LABEL, POLICY_PLURAL
 from hotfix_operator.api.status import TERMINAL_PHASES
-from hotfix_operator.cli.status_view import TargetFacts, age, json_or_yaml, status_detail, status_table, table
+from hotfix_operator.cli.cluster_facts import target_facts
+from hotfix_operator.cli.status_view import LOCAL_ZONE, age, json_or_yaml, status_detail, status_table, table
 from hotfix_operator.report.postmortem import postmortem_markdown
 from hotfix_operator.rules.breaker import rollback_admitted_at
 from hotfix_operator.rules.lifecycle import ABORT_REQUEST, APPROVED_BY, RESUME_GITOPS_REQUEST, ROLLBACK_REQUEST
-
-# Times are shown in the reader's own zone (TZ), to the second.
-LOCAL_ZONE = datetime.now().astimezone().tzinfo
 
 VERB_ANNOTATIONS = {
     "approve": APPROVED_BY,
@@ -74,8 +72,7 @@ def policies_table(policies: list[dict[str, Any]], hotfixes: list[dict[str, Any]
 class Plugin:
     def __init__(self, api_client: client.ApiClient, namespace: str) -> None:
         self.custom = client.CustomObjectsApi(api_client)
-        self.apps = client.AppsV1Api(api_client)
-        self.core = client.CoreV1Api(api_client)
+        self.api_client = api_client
         self.namespace = namespace
 
     def get(self, name: str) -> dict[str, Any]:
@@ -86,27 +83,6 @@ class Plugin:
 
     def list_all(self) -> list[dict[str, Any]]:
         return self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL).get("items", [])
-
-    def target_facts(self, hotfix: dict[str, Any]) -> dict[str, TargetFacts]:
-        """Each target's Deployment, ReplicaSets and pods now (what the tree shows); a target that cannot be
-        read is shown without them."""
-        namespace = hotfix["metadata"]["namespace"]
-        serialize = self.custom.api_client.sanitize_for_serialization
-        facts: dict[str, TargetFacts] = {}
-        for recorded in (hotfix.get("status") or {}).get("targets") or []:
-            name = recorded["deployment"]
-            try:
-                deployment = self.apps.read_namespaced_deployment(name, namespace)
-                labels = deployment.spec.selector.match_labels or {}
-                selector = ",".join(f"{key}={value}" for key, value in labels.items())
-                replica_sets = self.apps.list_namespaced_replica_set(namespace, label_selector=selector).items
-                pods = self.core.list_namespaced_pod(namespace, label_selector=selector).items
-            except ApiException:
-                facts[name] = TargetFacts()
-                continue
-            facts[name] = TargetFacts(serialize(deployment), [serialize(rs) for rs in replica_sets],
-                                      [serialize(pod) for pod in pods])  # fmt: skip
-        return facts
 
     def watch(self, timeout_seconds: int | None) -> Iterator[dict[str, Any]]:
         """Each Hotfix of the namespace as it changes (the API server's watch), until the timeout."""
@@ -218,7 +194,7 @@ def _status(plugin: Plugin, args: argparse.Namespace, now: datetime, stdout: Tex
     if args.name:
         hotfix = plugin.get(args.name)
         shown: Any = hotfix
-        text = status_detail(hotfix, plugin.target_facts(hotfix), now, LOCAL_ZONE)
+        text = status_detail(hotfix, target_facts(plugin.api_client, hotfix), now, LOCAL_ZONE)
     else:
         shown = plugin.list_all() if args.all_namespaces else plugin.list()
         text = status_table(shown, now, all_namespaces=args.all_namespaces)

@@ -16,6 +16,8 @@ import yaml
 
 from hotfix_operator.rules.revert import TemplateChange
 
+# Times are shown in the reader's own zone (TZ), to the second.
+LOCAL_ZONE = datetime.now().astimezone().tzinfo
 # The kstatus conditions repeat the phase for tools; a person reads the phase.
 KSTATUS_CONDITIONS = frozenset({"Ready", "Reconciling", "Stalled"})
 POD_TEMPLATE_HASH = "pod-template-hash"
