@@ -60,7 +60,7 @@ def test_bad_hotfix_is_rolled_back_automatically(
     assert status["verification"]["result"] == "healthy", status["verification"]
     assert status["verification"]["since"] == status["rollbackCompletedAt"].replace("Z", "+00:00")
     assert "verified on data since the undo" in conditions["Healthy"]["message"]
-    # The kubectl plugin and the postmortem, on this real Hotfix.
+    # The kubectl plugin and the report, on this real Hotfix.
     code, table = plugin(testbed_state, cluster.namespace, "status")
     assert code == 0 and "auth-fix" in table and "RolledBack" in table and "root-cause-unknown" in table
     # One Hotfix as a tree, with the cluster's own ReplicaSets and pods, and the next step; JSON for scripts.
@@ -73,9 +73,9 @@ def test_bad_hotfix_is_rolled_back_automatically(
     assert code == 0 and json.loads(as_json)["status"]["phase"] == "RolledBack"
     code, report = plugin(testbed_state, cluster.namespace, "report", "auth-fix")
     assert code == 0
-    assert "**Outcome:** RolledBack" in report
+    assert f"`{cluster.namespace}/auth-fix` on auth-api: **RolledBack**" in report
     assert "error rate above 1.00%" in report  # the alert trigger, with its values
-    assert "RollbackPatched: auth-api: undo to revision 1" in report
+    assert "| RollbackPatched | auth-api: undo to revision 1" in report
     code, message = plugin(testbed_state, cluster.namespace, "report", "no-such-hotfix")
     assert code == 1 and "not found" in message
     out = io.StringIO()

@@ -27,5 +27,5 @@ def test_demo_scenario(tmp_path: Path) -> None:
     assert text.startswith("==> real pods: a kubelet runs them"), text[:200]
     assert phases == {"search-fix": "Stable", "auth-fix": "RolledBack", "cart-fix": "RolledBack"}, text
     assert "root-cause-unknown" in text and "rollout-failed" in text and "ImagePull" in text
-    assert "# Postmortem draft: INC-2026-0102 hotfix demo/auth-fix" in text
+    assert "# Incident report: INC-2026-0102" in text and "`demo/auth-fix` on auth-api: **RolledBack**" in text
     assert "export KUBECONFIG=" in text

@@ -25,7 +25,6 @@ from hotfix_operator.api.policy import POLICY_LABEL, POLICY_PLURAL
 from hotfix_operator.api.status import TERMINAL_PHASES
 from hotfix_operator.cli.cluster_facts import target_facts
 from hotfix_operator.cli.status_view import LOCAL_ZONE, age, json_or_yaml, status_detail, status_table, table
-from hotfix_operator.report.postmortem import postmortem_markdown
 from hotfix_operator.rules.breaker import rollback_admitted_at
 from hotfix_operator.rules.lifecycle import ABORT_REQUEST, APPROVED_BY, RESUME_GITOPS_REQUEST, ROLLBACK_REQUEST
 
@@ -157,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("name")
         sub.add_argument("--by", default=None, help="who is acting (default: the local user name)")
     report = verbs.add_parser(
-        "report", help="a postmortem draft of a Hotfix, or of a whole incident (--incident) with charts and impact"
+        "report", help="the report of a Hotfix, or of a whole incident (--incident), with charts and impact"
     )
     report.add_argument("name", nargs="?")
     report.add_argument("--incident", help="every Hotfix of this incident id in one report")
@@ -215,9 +214,6 @@ def _report(plugin: Plugin, args: argparse.Namespace, stdout: TextIO, stderr: Te
     if not args.incident and not args.name:
         print("error: report: name a Hotfix, or pass --incident ID", file=stderr)
         return 2
-    if args.name and not args.incident and not args.output_dir and not args.prometheus:
-        print(postmortem_markdown(plugin.get(args.name)), file=stdout, end="")
-        return 0
     if args.incident:
         hotfixes = incident_hotfixes(plugin.list_all() if args.all_namespaces else plugin.list(), args.incident)
         if not hotfixes:

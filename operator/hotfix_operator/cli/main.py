@@ -403,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rules_parser.add_argument("--telemetry", default="labels", help="preset when the manifest names none")
     rules_parser.set_defaults(handler=_cmd_rules)
-    report_parser = commands.add_parser("report", help="print a Markdown postmortem draft of a Hotfix")
+    report_parser = commands.add_parser("report", help="print the report of a Hotfix (Markdown, the incident template)")
     report_parser.add_argument("name")
     report_parser.add_argument("-n", "--namespace")
     report_parser.add_argument("--kubeconfig")

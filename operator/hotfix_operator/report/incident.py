@@ -20,7 +20,8 @@ from hotfix_operator.api.durations import format_duration
 from hotfix_operator.api.history import HotfixHistory
 from hotfix_operator.report.charts import Chart
 from hotfix_operator.report.facts import TargetImpact, ended_at, hotfix_status, impact, started_at
-from hotfix_operator.report.postmortem import FOLLOW_UPS, alert_triggers, table_cell
+from hotfix_operator.report.postmortem import FOLLOW_UPS, alert_triggers, gitops_section, table_cell
+from hotfix_operator.rules.revert import revert_text
 
 PROMPT = "> **To fill in:**"
 # Which part of the response each timeline entry belongs to, in the template's words.
@@ -185,10 +186,21 @@ def _charts_section(histories: Sequence[HotfixHistory], charts: Sequence[Chart])
     return lines
 
 
+def _git_section(hotfixes: Sequence[dict[str, Any]]) -> list[str]:
+    """Per Hotfix that rolled back: the change to revert in Git and the GitOps owners held for it."""
+    lines: list[str] = []
+    for hotfix in hotfixes:
+        section = gitops_section(hotfix_status(hotfix), (hotfix.get("metadata") or {}).get("name", "?"))
+        lines += [f"### `{_name(hotfix)}`" if line == "## Git" else line for line in section]
+    return ["", "## Git", *lines] if lines else []
+
+
 def _people_sections(hotfixes: Sequence[dict[str, Any]]) -> list[str]:
     in_flight = ["Keep watching: the hotfix is still in flight."]
+    reverts = [revert_text(status.targets) for status in map(hotfix_status, hotfixes) if status.rollback_completed_at]
     follow_ups = dict.fromkeys(
-        item for hotfix in hotfixes for item in FOLLOW_UPS.get(hotfix_status(hotfix).phase, in_flight)
+        [f"Revert the rolled-back change in Git: {text}" for text in reverts if text]
+        + [item for hotfix in hotfixes for item in FOLLOW_UPS.get(hotfix_status(hotfix).phase, in_flight)]
     )
     return [
         "",
@@ -225,6 +237,7 @@ def incident_report(
     for hotfix in hotfixes:
         lines += [f"- `{_name(hotfix)}`:", *(f"  {line}" for line in alert_triggers(hotfix_status(hotfix)))]
     lines += _charts_section(histories, charts)
+    lines += _git_section(hotfixes)
     lines += _people_sections(hotfixes)
     lines += _queries_appendix(impacts, histories)
     text = "\n".join(lines) + "\n"

@@ -1,7 +1,7 @@
 """``make demo``: a local cluster, Prometheus, the operator, a good hotfix and a bad one, live.
 
 The bad hotfix raises the error rate; the operator sees the breach, decides (rule root-cause-unknown),
-rolls it back, verifies the recovery, and the demo prints the postmortem draft. Where the machine can run
+rolls it back, verifies the recovery, and the demo prints its report. Where the machine can run
 the real node (root, cgroups, network namespaces) the pods are real (testbed/real_node.py) and a third
 hotfix names an image tag that does not exist: it never starts, and is rolled back by rule rollout-failed.
 Elsewhere kwok's fake nodes and the workload simulator play the pods. Everything stays up afterwards for
@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from kubernetes import client, config
 
 from hotfix_operator.api.models import GROUP, PLURAL, VERSION
-from hotfix_operator.report.postmortem import postmortem_markdown
+from hotfix_operator.cli.report_command import ReportOptions, build_report
 from hotfix_operator.testbed.app_images import NEVER_IMPORTED, app_image
 from hotfix_operator.testbed.cluster import REPO_ROOT, kubectl_binary
 from hotfix_operator.testbed.operator_process import OperatorProcess
@@ -154,8 +154,12 @@ class Demo:
         self.say("==> watching (time, hotfix, event, rule, details):\n")
         final = self._watch(custom, list(self.expected), timeout)
         auth = custom.get_namespaced_custom_object(GROUP, VERSION, NAMESPACE, PLURAL, "auth-fix")
-        self.say("\n==> postmortem draft for auth-fix (kubectl hotfix report auth-fix -n demo):\n")
-        self.say(postmortem_markdown(auth))
+        self.say(
+            "\n==> the report of auth-fix (kubectl hotfix report auth-fix -n demo; add --prometheus URL -o DIR "
+            "for charts and user impact):\n"
+        )
+        incident = ((auth.get("spec") or {}).get("incident") or {}).get("id", "?")
+        self.say(build_report(incident, [auth], ReportOptions()).markdown)
         self.say(f"==> demo finished in {time.monotonic() - started:.0f}s; the cluster stays up for exploring:")
         self.say(f"    export KUBECONFIG={state.kubeconfig}")
         self.say(f"    kubectl get hotfixes -n {NAMESPACE}")
