@@ -202,7 +202,8 @@ def test_analyze_command(backfilled_prometheus: BackfilledPrometheus, tmp_path: 
     )
     out, err = io.StringIO(), io.StringIO()
     code = main(["analyze", "-f", str(manifest), "--prometheus", backfilled_prometheus.url], stdout=out, stderr=err)
-    assert code == 0, err.getvalue()
+    # Inconclusive is not healthy: exit 4 (could not judge), not 0, and not 3 (breached).
+    assert code == 4, err.getvalue()
     lines = out.getvalue().splitlines()
     assert lines[0] == f"{NAMESPACE}/h: inconclusive"
     assert len(lines) == 4

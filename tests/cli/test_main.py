@@ -103,6 +103,28 @@ def test_rules_command_prints_a_rule_file_of_the_enabled_thresholds(tmp_path: Pa
     assert "@ 1795428000" in group["rules"][1]["expr"]
 
 
+def test_rules_take_the_operator_settings_that_shape_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    manifest = tmp_path / "hotfix.yaml"
+    document = VALID[0].manifest()
+    document["spec"]["analysis"] = {"interval": "5s"}
+    manifest.write_text(yaml.safe_dump(document))
+
+    def error_rule(*options: str) -> str:
+        out, err = io.StringIO(), io.StringIO()
+        assert main(["rules", "-f", str(manifest), *options], stdout=out, stderr=err) == 0, err.getvalue()
+        [group] = yaml.safe_load(out.getvalue())["groups"]
+        return str(group["rules"][0]["expr"])
+
+    # The operator runs with a 5 s rate window: the rule file printed with the same option uses it.
+    assert "[60s]" in error_rule() and "[5s]" in error_rule("--min-rate-window", "5s")
+    # Or with the operator's environment, as its Deployment sets it.
+    monkeypatch.setenv("HOTFIX_MIN_RATE_WINDOW", "5s")
+    assert "[5s]" in error_rule()
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["rules", "-f", str(manifest), "--telemetry", "prom"], stdout=out, stderr=err) == 2
+    assert "unknown preset 'prom'" in err.getvalue()
+
+
 def test_the_operator_process_never_loads_the_kubernetes_package() -> None:
     """Kopf imports it whenever it is installed (it is, for the kubectl plugin): 158 modules and 4 MiB at every
     start of the operator, which talks to the API server through its own client."""

@@ -25,21 +25,24 @@ CHART = REPO / "charts" / "hotfix-operator"
 RELEASE = "hx"
 
 
-def helm(testbed_state: TestBedState | None, *args: str) -> str:
+def run_helm(testbed_state: TestBedState | None, *args: str) -> subprocess.CompletedProcess[str]:
     binary = subprocess.run(
         [str(REPO / "hack" / "build-helm.sh")], capture_output=True, text=True, check=True
     ).stdout.strip()
     kubeconfig = [f"--kubeconfig={testbed_state.kubeconfig}"] if testbed_state else []
-    completed = subprocess.run([binary, *kubeconfig, *args], capture_output=True, text=True, check=False)
+    return subprocess.run([binary, *kubeconfig, *args], capture_output=True, text=True, check=False)
+
+
+def helm(testbed_state: TestBedState | None, *args: str) -> str:
+    completed = run_helm(testbed_state, *args)
     assert completed.returncode == 0, f"helm {' '.join(args)}: {completed.stdout}{completed.stderr}"
     return completed.stdout
 
 
 def rendered(*values: str) -> list[dict[str, Any]]:
-    # Offline, helm assumes an old Kubernetes; the chart needs 1.27 or later.
-    text = helm(
-        None, "template", RELEASE, str(CHART), "--namespace", "hotfix-system", "--kube-version", "1.36.3", *values
-    )
+    # Plain `helm template`, as a person types it: the helm built with its version ldflags knows a Kubernetes
+    # the chart accepts (without them it assumes v1.20 and refuses the chart's kubeVersion).
+    text = helm(None, "template", RELEASE, str(CHART), "--namespace", "hotfix-system", *values)
     return [document for document in yaml.safe_load_all(text) if document]
 
 
@@ -101,6 +104,44 @@ def test_values_reach_the_operator() -> None:
          "bearerTokenFile": "/var/run/secrets/prometheus-team-a/token"}
     ]  # fmt: skip
     assert any(doc["kind"] == "ServiceMonitor" for doc in documents)
+    # With watchNamespaces, Kopf's peering is per namespace: a KopfPeering and the right to use it in each.
+    peerings = [doc for doc in documents if doc["kind"] == "KopfPeering"]
+    assert sorted(doc["metadata"]["namespace"] for doc in peerings) == ["payments", "shop"]
+    assert not [doc for doc in documents if doc["kind"] == "ClusterKopfPeering"]
+    roles = [doc for doc in documents if doc["kind"] == "Role"]
+    assert {(doc["metadata"]["namespace"], doc["rules"][0]["resources"][0]) for doc in roles} == {
+        ("shop", "kopfpeerings"),
+        ("payments", "kopfpeerings"),
+    }
+
+
+def test_the_values_people_look_for_reach_the_pod() -> None:
+    documents = rendered(
+        "--set", "nodeSelector.pool=system", "--set", "tolerations[0].key=dedicated",
+        "--set", "tolerations[0].operator=Exists", "--set", "imagePullSecrets[0].name=registry",
+        "--set", "podAnnotations.team=sre", "--set", "priorityClassName=system-cluster-critical",
+        "--set", "serviceAccount.create=false", "--set", "serviceAccount.name=platform-operator",
+        "--set", "rbac.create=false",
+    )  # fmt: skip
+    [deployment] = [doc for doc in documents if doc["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]
+    assert pod["metadata"]["annotations"] == {"team": "sre"}
+    assert pod["spec"]["nodeSelector"] == {"pool": "system"}
+    assert pod["spec"]["tolerations"] == [{"key": "dedicated", "operator": "Exists"}]
+    assert pod["spec"]["imagePullSecrets"] == [{"name": "registry"}]
+    assert pod["spec"]["priorityClassName"] == "system-cluster-critical"
+    assert pod["spec"]["serviceAccountName"] == "platform-operator"
+    kinds = {doc["kind"] for doc in documents}
+    assert "ServiceAccount" not in kinds and "ClusterRole" not in kinds and "ClusterRoleBinding" not in kinds
+
+
+def test_a_mistyped_or_ill_typed_value_is_refused_naming_it() -> None:
+    for value, named in (("telemtry=istio", "telemtry"), ("prometheus.timeoutSeconds=soon", "timeoutSeconds"),
+                         ("telemetry=prom", "telemetry"), ("alertmanager.resend=often", "resend"),
+                         ("serviceAccount.create=false", "serviceAccount.name")):  # fmt: skip
+        completed = run_helm(None, "template", RELEASE, str(CHART), "--set", value)
+        assert completed.returncode != 0, value
+        assert named in completed.stderr, (value, completed.stderr)
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +188,38 @@ def test_operator_with_the_charts_rbac_rolls_back_a_bad_hotfix(
         process.stop()
     log = Path(process.log_path).read_text()
     assert "Forbidden" not in log and " 403" not in log
+
+
+def test_watching_namespaces_with_peering_on_a_real_install(
+    testbed: TestBed, testbed_state: TestBedState, api_client: client.ApiClient, namespace: str
+) -> None:
+    # The chart's other way to run: only some namespaces, with Kopf's peering (then per namespace).
+    release, install_namespace = "hxw", "helm-watching"
+    out = helm(testbed_state, "install", release, str(CHART), "--namespace", install_namespace, "--create-namespace",
+               "--set", f"watchNamespaces={{{namespace}}}", "--wait=false")  # fmt: skip
+    assert f"watching {namespace}" in out and "kubectl hotfix status NAME" in out  # NOTES.txt: the next step
+    process = None
+    try:
+        token = kubectl(testbed_state, "-n", install_namespace, "create", "token", release, "--duration=1h").strip()
+        path = testbed.work_dir / "helm-watching.kubeconfig"
+        state = testbed.cluster_state
+        write_kubeconfig(path, state.server, token, Path(state.work_dir) / "pki" / "apiserver.crt",
+                         user=f"system:serviceaccount:{install_namespace}:{release}")  # fmt: skip
+        process = OperatorProcess(str(path), testbed_state.prometheus_url, testbed.work_dir / "helm-watching.log",
+                                  extra_args=("--peering=hotfix-operator", f"--namespace={namespace}"))  # fmt: skip
+        process.start()
+        cluster = Cluster(api_client, namespace)
+        cluster.create_deployment("web")
+        cluster.apply_hotfix(hotfix_manifest("web-fix", ["web"], BAD_IMAGE))
+        status = cluster.wait_phase("web-fix", "RolledBack", "Escalated", "Failed")
+        assert status["phase"] == "RolledBack", status
+        peering = client.CustomObjectsApi(api_client).get_namespaced_custom_object(
+            "kopf.dev", "v1", namespace, "kopfpeerings", "hotfix-operator"
+        )
+        assert peering.get("status"), "the operator keeps itself alive in its namespace's peering"
+    finally:
+        if process is not None:
+            process.stop()
+        helm(testbed_state, "uninstall", release, "--namespace", install_namespace)
+    log = Path(process.log_path).read_text()
+    assert "Forbidden" not in log and " 403" not in log, log[-3000:]

@@ -52,6 +52,8 @@ def test_documented_example() -> None:
         ({"analysis": "broken"}, "analysis"),
         ({"analysis": "breached", "incidentAge": "an hour"}, "incidentAge"),
         ({"analysis": "breached", "incidentAge": "-5m"}, "incidentAge"),
+        ({"analysis": "breached", "incidentAge": 90}, "incidentAge"),
+        ({"analysis": "breached", "forwardFixEtaIn": 600.0}, "forwardFixEtaIn"),
         ({"analysis": "breached", "forwardFixEtaIn": "soon"}, "forwardFixEtaIn"),
         ({"analysis": "breached", "migrations": "some"}, "migrations"),
         ({"analysis": "breached", "extra": 1}, "extra"),
@@ -61,6 +63,13 @@ def test_bad_facts_name_the_field(facts: dict[str, Any], field: str) -> None:
     with pytest.raises(FactsError) as refused:
         parse_facts(facts)
     assert any(problem.startswith(f"{field}:") for problem in refused.value.problems)
+
+
+def test_a_bare_number_for_a_duration_is_refused_not_guessed() -> None:
+    with pytest.raises(FactsError) as refused:
+        parse_facts({"analysis": "breached", "incidentAge": 90})
+    assert refused.value.problems == ["incidentAge: a duration with its unit, such as '90s' or '2h', not the bare "
+                                      "number 90"]  # fmt: skip
 
 
 def test_non_mapping_facts_are_refused() -> None:

@@ -7,10 +7,11 @@ error from ``hotfix-operator`` commands as from the API server.
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -361,14 +362,62 @@ def _field_path(prefix: str, loc: tuple[int | str, ...]) -> str:
     return path.lstrip(".")
 
 
-def describe_validation_error(error: ValidationError, prefix: str = "") -> list[str]:
-    """Turn pydantic's errors into lines such as ``spec.analysis.errorRate.max: must be < 1``."""
+# What a field's value means, said with its error: "less than 1" alone does not say 0.01 is 1%.
+VALUE_HINTS = {
+    "errorRate.max": "a ratio between 0 and 1: 0.01 is 1%",
+    "crashFreeSessions.min": "a ratio between 0 and 1: 0.98 is 98%",
+    "latencyP95.maxMs": "milliseconds, a whole number",
+    "latencyP95.consecutiveWindows": "a whole number of windows",
+    "crashFreeSessions.minSessions": "a whole number of sessions",
+    "rollout.maxRestarts": "a whole number of container restarts",
+    "fromRevision": "a revision number as `kubectl rollout history` shows it",
+    "toRevision": "a revision number as `kubectl rollout history` shows it",
+}
+
+
+def _known_names(model: type[BaseModel] | None, loc: tuple[int | str, ...]) -> list[str]:
+    """The field names (as written in YAML) of the model at ``loc``, following nested models and lists."""
+    for part in loc:
+        if model is None or isinstance(part, int):
+            continue
+        field = next((f for name, f in model.model_fields.items() if part in (f.alias, name)), None)
+        model = _model_in(field.annotation) if field is not None else None
+    if model is None:
+        return []
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _hint(path: str, message: str) -> str:
+    hint = next((text for suffix, text in VALUE_HINTS.items() if path.endswith(suffix)), None)
+    return f"{message} ({hint})" if hint and hint not in message else message
+
+
+def describe_validation_error(
+    error: ValidationError, prefix: str = "", model: type[BaseModel] | None = None
+) -> list[str]:
+    """Turn pydantic's errors into lines such as ``spec.analysis.errorRate.max: must be < 1 (a ratio between 0
+    and 1: 0.01 is 1%)``; an unknown field names the nearest known one when ``model`` is given."""
     problems = []
     for item in error.errors(include_url=False):
         message = item["msg"].removeprefix("Value error, ")
+        path = _field_path(prefix, item["loc"])
         if item["type"] == "extra_forbidden":
-            message = "unknown field"
-        problems.append(f"{_field_path(prefix, item['loc'])}: {message}")
+            unknown = str(item["loc"][-1])
+            near = difflib.get_close_matches(unknown, _known_names(model, item["loc"][:-1]), n=1, cutoff=0.6)
+            message = "unknown field" + (f"; did you mean `{near[0]}`?" if near else "")
+        else:
+            message = _hint(path, message)
+        problems.append(f"{path}: {message}")
     return problems
 
 
@@ -377,7 +426,7 @@ def parse_spec(spec: dict[str, Any]) -> HotfixSpec:
     try:
         return HotfixSpec.model_validate(spec)
     except ValidationError as error:
-        raise SpecError(describe_validation_error(error, "spec")) from None
+        raise SpecError(describe_validation_error(error, "spec", HotfixSpec)) from None
 
 
 def parse_manifest(document: dict[str, Any]) -> HotfixManifest:
@@ -385,4 +434,4 @@ def parse_manifest(document: dict[str, Any]) -> HotfixManifest:
     try:
         return HotfixManifest.model_validate(document)
     except ValidationError as error:
-        raise SpecError(describe_validation_error(error)) from None
+        raise SpecError(describe_validation_error(error, model=HotfixManifest)) from None

@@ -153,7 +153,7 @@ def parse_policy_manifest(document: dict[str, Any]) -> HotfixPolicyManifest:
     try:
         return HotfixPolicyManifest.model_validate(document)
     except ValidationError as error:
-        raise SpecError(describe_validation_error(error)) from None
+        raise SpecError(describe_validation_error(error, model=HotfixPolicyManifest)) from None
 
 
 def parse_policy_spec(spec: dict[str, Any]) -> HotfixPolicySpec:
@@ -161,4 +161,4 @@ def parse_policy_spec(spec: dict[str, Any]) -> HotfixPolicySpec:
     try:
         return HotfixPolicySpec.model_validate(spec)
     except ValidationError as error:
-        raise SpecError(describe_validation_error(error, "spec")) from None
+        raise SpecError(describe_validation_error(error, "spec", HotfixPolicySpec)) from None

@@ -19,14 +19,26 @@ import yaml
 from hotfix_operator.api.durations import parse_duration
 from hotfix_operator.api.models import SpecError, parse_manifest
 from hotfix_operator.api.policy import POLICY_KIND, parse_policy_manifest
+from hotfix_operator.api.status import AnalysisState
 from hotfix_operator.rules.decision import FactsError, decide, parse_facts
 
 if TYPE_CHECKING:
+    from hotfix_operator.analysis.queries import QuerySettings
     from hotfix_operator.engine.config import OperatorConfig
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+# analyze: a breach and "could not judge" are not "healthy", and not the same as each other either.
+EXIT_BREACHED = 3
+EXIT_NOT_JUDGED = 4
+ANALYZE_EXIT = {
+    AnalysisState.HEALTHY: EXIT_OK,
+    AnalysisState.NO_TRAFFIC: EXIT_OK,
+    AnalysisState.BREACHED: EXIT_BREACHED,
+    AnalysisState.PENDING: EXIT_NOT_JUDGED,
+    AnalysisState.INCONCLUSIVE: EXIT_NOT_JUDGED,
+}
 
 
 def _read_document(stream: TextIO, what: str) -> Any:
@@ -78,10 +90,34 @@ def _cmd_validate(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stder
     return EXIT_BAD_INPUT if failed else EXIT_OK
 
 
+def _query_settings(args: argparse.Namespace) -> QuerySettings:
+    """The operator's query settings, read from the same environment it runs with (HOTFIX_*), with these
+    options on top: what ``analyze`` judges and ``rules`` prints is then what the operator does."""
+    from dataclasses import replace
+
+    from hotfix_operator.engine.config import OperatorConfig, disabled_thresholds, telemetry_preset
+
+    settings = OperatorConfig.from_environment().query_settings
+    if args.telemetry:
+        settings = replace(settings, default_preset=telemetry_preset(args.telemetry))
+    if args.min_rate_window:
+        settings = replace(settings, min_rate_window=parse_duration(args.min_rate_window))
+    if args.disabled_thresholds is not None:
+        settings = replace(settings, disabled_by_default=disabled_thresholds(args.disabled_thresholds))
+    return settings
+
+
+def _add_settings_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--telemetry", help="preset when the manifest names none (env HOTFIX_TELEMETRY, labels)")
+    parser.add_argument("--min-rate-window", help="shortest rate() window (env HOTFIX_MIN_RATE_WINDOW, 1m)")
+    parser.add_argument(
+        "--disabled-thresholds", help="thresholds off unless a Hotfix switches them on (env HOTFIX_DISABLED_THRESHOLDS)"
+    )
+
+
 def _cmd_analyze(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
     from hotfix_operator.analysis.prometheus import PrometheusAnalyzer, PrometheusSettings, check_telemetry, connect
-    from hotfix_operator.analysis.queries import QuerySettings, build_request
-    from hotfix_operator.engine.config import telemetry_preset
+    from hotfix_operator.analysis.queries import build_request
 
     try:
         with open(args.filename) if args.filename != "-" else stdin as stream:
@@ -111,9 +147,7 @@ def _cmd_analyze(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr
     )
     now = time.time()
     try:
-        settings = QuerySettings(
-            default_preset=telemetry_preset(args.telemetry), min_rate_window=parse_duration(args.min_rate_window)
-        )
+        settings = _query_settings(args)
     except ValueError as error:
         print(f"error: {error}", file=stderr)
         return EXIT_BAD_INPUT
@@ -138,7 +172,7 @@ def _cmd_analyze(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr
         for target, results in report.metrics.items():
             for result in results:
                 print(f"  {target:<40} {result.metric:<18} {result.state.value:<13} {result.reason}", file=stdout)
-    return EXIT_OK
+    return ANALYZE_EXIT[report.result]
 
 
 def _run_config(args: argparse.Namespace) -> OperatorConfig:
@@ -275,14 +309,13 @@ def _cmd_rules(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: 
     from datetime import UTC, datetime
 
     from hotfix_operator.analysis.alert_rules import RuleContext, alert_rule_group, rule_file
-    from hotfix_operator.analysis.queries import QuerySettings, build_request
-    from hotfix_operator.engine.config import telemetry_preset
+    from hotfix_operator.analysis.queries import build_request
 
     try:
         with open(args.filename) if args.filename != "-" else stdin as stream:
             manifest = parse_manifest(yaml.safe_load(stream.read()) or {})
         window_open = datetime.fromisoformat(args.window_open).astimezone(UTC) if args.window_open else None
-        settings = QuerySettings(default_preset=telemetry_preset(args.telemetry))
+        settings = _query_settings(args)
     except SpecError as error:
         for problem in error.problems:
             print(f"error: {problem}", file=stderr)
@@ -381,15 +414,16 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--log-format", choices=["json", "plain"], default="json")
     run_parser.add_argument("-v", "--verbose", action="store_true")
     run_parser.set_defaults(handler=_cmd_run)
-    analyze_parser = commands.add_parser("analyze", help="evaluate a Hotfix's thresholds against Prometheus now")
+    analyze_parser = commands.add_parser(
+        "analyze", help="evaluate a Hotfix's thresholds against Prometheus now",
+        epilog="exit status: 0 healthy (or no traffic), 3 a threshold is breached, 4 could not judge (Prometheus "
+        "unreachable, data missing or not enough yet), 2 bad input",
+    )  # fmt: skip
     analyze_parser.add_argument("-f", "--filename", required=True, help="a Hotfix manifest, or - for stdin")
     analyze_parser.add_argument("--prometheus", help="Prometheus URL to analyse against")
     analyze_parser.add_argument("-n", "--namespace", help="the Deployments' namespace (default: the manifest's)")
     analyze_parser.add_argument("--since", help="how long the hotfix has run, e.g. 10m (default: every window)")
-    analyze_parser.add_argument("--min-rate-window", default="1m", help="shortest rate() window (default 1m)")
-    analyze_parser.add_argument(
-        "--telemetry", default="labels", help="preset when the manifest names none (default labels)"
-    )
+    _add_settings_options(analyze_parser)
     analyze_parser.add_argument(
         "--explain", action="store_true", help="first check that every threshold has data, and say what is missing"
     )
@@ -401,7 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules_parser.add_argument(
         "--window-open", help="when the hotfix window opened (RFC 3339; default now): rules judge data from then on"
     )
-    rules_parser.add_argument("--telemetry", default="labels", help="preset when the manifest names none")
+    _add_settings_options(rules_parser)
     rules_parser.set_defaults(handler=_cmd_rules)
     report_parser = commands.add_parser("report", help="print the report of a Hotfix (Markdown, the incident template)")
     report_parser.add_argument("name")

@@ -58,6 +58,9 @@ ROLLBACK_ACTIONS = frozenset({Action.ROLLBACK, Action.ROLLBACK_ALL})
 def _signed_duration(value: Any) -> Any:
     if isinstance(value, str):
         return parse_duration(value, allow_negative=True)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # A bare 90 could be seconds or minutes: never guessed, since it changes the answer.
+        raise ValueError(f"a duration with its unit, such as '90s' or '2h', not the bare number {value}")
     return value
 
 
@@ -130,7 +133,7 @@ def parse_facts(document: Any) -> Facts:
     try:
         return Facts.model_validate(document)
     except ValidationError as error:
-        raise FactsError(describe_validation_error(error)) from None
+        raise FactsError(describe_validation_error(error, model=Facts)) from None
 
 
 def _age(facts: Facts) -> str:
