@@ -16,7 +16,7 @@ PARALLEL := -n $(TEST_WORKERS) --dist loadfile --durations=15
 # make demo CLUSTER=kind uses kind (needs Docker); the default builds and runs a local control plane.
 CLUSTER ?= local
 
-.PHONY: venv test unit trust lint format cluster-bins prometheus chromium cluster-up cluster-down demo bench clean
+.PHONY: venv test unit trust lint format docs cluster-bins prometheus chromium cluster-up cluster-down demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format operator tests bench hack
 	$(BIN)/ruff check --fix operator tests bench hack
+
+# The documentation site (MkDocs, Material), with the reference pages generated from the CRDs and the programs'
+# help; --strict: a broken link or a page left out of the navigation fails the build (and make test).
+docs: $(STAMP)
+	$(BIN)/python hack/docs_reference.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 unit: $(STAMP)
 	$(call run_pytest,tests -m "not real")
@@ -75,7 +81,7 @@ cluster-down: $(STAMP)
 demo: $(STAMP) prometheus $(if $(filter local,$(CLUSTER)),cluster-bins)
 	$(BIN)/python -m hotfix_operator.testbed.demo --dir .cluster --cluster $(CLUSTER)
 
-# The scale targets of docs/benchmarks.md in one run (about two hours on 2 cores with the side-by-side run):
+# The scale targets of docs/operations/benchmarks.md in one run (about two hours on 2 cores with the side-by-side run):
 # 1,000 Hotfixes standalone with the breach-to-undo runs, 1,000 as the shipped Deployment runs (Kopf's peering),
 # then 10,000 (a slower scrape, Deployments created on the Hotfix's image, spread over 100 namespaces).
 # Each writes its own results.json section.
@@ -99,7 +105,7 @@ bench: $(STAMP) cluster-bins prometheus
 trust: $(STAMP) cluster-bins prometheus
 	$(call run_pytest,tests -m trust $(PARALLEL))
 
-test: $(STAMP) cluster-bins prometheus chromium lint
+test: $(STAMP) cluster-bins prometheus chromium lint docs
 	$(call run_pytest,tests $(PARALLEL))
 
 clean:
