@@ -118,7 +118,8 @@ def test_diagnosis_names_the_missing_workload_label(preset_prometheus: Backfille
     error_rate = next(message for message in found if message.startswith("errorRate"))
     assert "`http_requests_total` has series in namespace scraped but no label `deployment`" in error_rate
     assert "its labels are code, job, namespace, pod, service" in error_rate
-    assert "try `telemetry: kube-prometheus`" in error_rate
+    # Suggested because its own query found data here, not guessed from the labels.
+    assert "`telemetry: kube-prometheus` finds data for it" in error_rate
     assert "1 - (" in error_rate  # the query it ran
 
 
@@ -177,3 +178,14 @@ def test_checks_starting_together_share_the_follow_up_questions(preset_prometheu
         error_rate = next(message for message in messages_of_one if message.startswith("errorRate"))
         assert f"none for pods named new-{index}-<hash>-<suffix>" in error_rate, error_rate
         assert "checkout-5d8f7c9b6" in error_rate
+
+
+def test_the_diagnosis_suggests_only_a_preset_that_finds_data(preset_prometheus: BackfilledPrometheus) -> None:
+    """An Istio mesh read with the default preset: the suggestion is the preset whose query returns data."""
+    analyzer, now = analyzer_for(preset_prometheus), preset_prometheus.now
+    found = messages(analyzer, request("labels", "checkout", now, namespace="mesh-istio"), now)
+    error_rate = next(message for message in found if message.startswith("errorRate"))
+    assert "`telemetry: istio` finds data for it" in error_rate, error_rate
+    # Nothing finds a Deployment that serves nothing anywhere: no preset is suggested.
+    nowhere = messages(analyzer, request("labels", "ghost", now, namespace="scraped"), now)
+    assert all("finds data for it" not in message for message in nowhere), nowhere

@@ -24,6 +24,7 @@ from prometheus_api_client import PrometheusApiClientException, PrometheusConnec
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from hotfix_operator.analysis.preset_trial import working_presets
 from hotfix_operator.analysis.presets.base import Target
 from hotfix_operator.analysis.queries import (
     AnalysisRequest,
@@ -425,6 +426,8 @@ def check_telemetry(analyzer: PrometheusAnalyzer, request: AnalysisRequest, at: 
     diagnosed: dict[int, dict[str, list[str] | None]] = {}
     for (index, name, _), result in zip(follow_ups, follow_up_answers, strict=True):
         diagnosed.setdefault(index, {})[name] = None if isinstance(result, Exception) else result
+    failed = [probe for probe, answer in zip(found, answers, strict=True) if not answer and probe.refused is None]
+    working = working_presets(analyzer, request, failed, window, at) if failed else {}
     findings = []
     for index, (probe, answer) in enumerate(zip(found, answers, strict=True)):
         if isinstance(answer, OverrideRefused):
@@ -436,5 +439,7 @@ def check_telemetry(analyzer: PrometheusAnalyzer, request: AnalysisRequest, at: 
         elif answer:
             findings.append(Finding(probe.threshold, probe.target, True, ready_message(probe, answer)))
         else:
-            findings.append(Finding(probe.threshold, probe.target, False, diagnose(probe, diagnosed.get(index, {}))))
+            tried = working.get((probe.threshold, probe.target), [])
+            findings.append(Finding(probe.threshold, probe.target, False,
+                                    diagnose(probe, diagnosed.get(index, {}), tried)))  # fmt: skip
     return findings

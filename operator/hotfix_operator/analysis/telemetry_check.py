@@ -21,12 +21,6 @@ from hotfix_operator.analysis.tenant_queries import OverrideRefused, render_over
 from hotfix_operator.analysis.thresholds import CRASH_FREE_SESSIONS, ERROR_RATE, LATENCY_P95
 from hotfix_operator.api.models import CrashFreeSource
 
-# Labels that give a telemetry source away, and the preset that reads it.
-_PRESET_HINTS = (
-    ("destination_workload", "istio"),
-    ("k8s_deployment_name", "otel"),
-    ("pod", "kube-prometheus"),
-)
 MAX_VALUES_SHOWN = 8
 
 
@@ -131,15 +125,17 @@ def _label_names(answer: list[str]) -> list[str]:
     return sorted(name for name in answer if name != "__name__")
 
 
-def _suggestion(labels: list[str]) -> str:
-    for label, preset in _PRESET_HINTS:
-        if label in labels:
-            return f": try `telemetry: {preset}`"
-    return ": set a query override for this threshold"
+def _suggestion(working: list[str]) -> str:
+    """A preset only when its own query found data here; never a guess from the labels."""
+    if working:
+        return f": `telemetry: {working[0]}` finds data for it"
+    return ": no preset finds it; set a query override for this threshold"
 
 
-def diagnose(probe: Probe, answers: dict[str, list[str] | None]) -> str:
-    """What the check found instead of data. ``answers`` holds the diagnosis questions' answers (None: failed)."""
+def diagnose(probe: Probe, answers: dict[str, list[str] | None], working: list[str] | None = None) -> str:
+    """What the check found instead of data. ``answers`` holds the diagnosis questions' answers (None: failed);
+    ``working``, the other presets whose own query found data for this threshold and target."""
+    working = working or []
     namespace, deployment = probe.target
     where = f"{probe.threshold} of {namespace}/{deployment}: `{probe.query}` returned nothing"
     if probe.override:
@@ -148,9 +144,8 @@ def diagnose(probe: Probe, answers: dict[str, list[str] | None]) -> str:
     if anywhere is None or in_namespace is None:
         return f"{where}; Prometheus did not answer the follow-up queries"
     if not anywhere:
-        return (
-            f"{where}; `{probe.raw_metric}` has no series at all in this Prometheus: is it scraped, and is this "
-            "the right preset?"
+        return f"{where}; `{probe.raw_metric}` has no series at all in this Prometheus: is it scraped" + (
+            f"? `telemetry: {working[0]}` finds data for it" if working else ", and is this the right preset?"
         )
     if not in_namespace:
         if answers.get("info") and probe.raw_metric != "target_info":
@@ -172,7 +167,7 @@ def diagnose(probe: Probe, answers: dict[str, list[str] | None]) -> str:
     if workload not in labels:
         return (
             f"{where}; `{probe.raw_metric}` has series in namespace {namespace} but no label `{workload}`; "
-            f"its labels are {', '.join(labels)}{_suggestion(labels)}"
+            f"its labels are {', '.join(labels)}{_suggestion(working)}"
         )
     seen = sorted(workloads or [])
     wanted = (
