@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 
+from hotfix_operator.analysis.preset_trial import trial_questions
 from hotfix_operator.analysis.prometheus import (
     QUERY_WORKERS,
     SIDE_QUERY_WORKERS,
@@ -25,6 +26,7 @@ from hotfix_operator.analysis.prometheus import (
     describe_failure,
 )
 from hotfix_operator.analysis.queries import AnalysisRequest, QuerySettings, RangeQuery, build_request
+from hotfix_operator.analysis.telemetry_check import probes
 from hotfix_operator.analysis.thresholds import CRASH_FREE_SESSIONS, ERROR_RATE, LATENCY_P95
 from hotfix_operator.api.models import Analysis
 from hotfix_operator.api.status import AnalysisState
@@ -320,12 +322,16 @@ def test_a_telemetry_check_asks_each_stage_side_by_side() -> None:
     three probes are in flight together, then its follow-up questions, as many at once as the threads allow."""
     connection = OverlapConnection()
     analyzer = PrometheusAnalyzer(connection)  # type: ignore[arg-type]
-    findings = check_telemetry(analyzer, request("new", int(time.time()), ran_for=0))
+    req = request("new", int(time.time()), ran_for=0)
+    findings = check_telemetry(analyzer, req)
     assert [finding.ready for finding in findings] == [False, False, False]
     assert all("has no series at all" in finding.message for finding in findings), findings
     assert connection.asked["query"] == connection.most["query"] == 3
-    # Five questions about each probe's metric; the one about the namespace's target_info is asked once.
-    assert connection.asked["index"] == 3 * 4 + 1
+    # Five questions about each probe's metric (the one about the namespace's target_info asked once), and one
+    # per other preset that might find it, each asked once.
+    failed = probes(analyzer.settings.preset(req.telemetry), req, timedelta(minutes=1))
+    trials = {question for _, question in trial_questions(analyzer.settings, req, failed, timedelta(0)).values()}
+    assert connection.asked["index"] == 3 * 4 + 1 + len(trials)
     assert connection.most["index"] == SIDE_QUERY_WORKERS
 
 

@@ -47,7 +47,7 @@ class Finding:
     message: str
 
 
-def _quote(value: str) -> str:
+def quote(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
@@ -106,14 +106,14 @@ class SeriesQuestion:
 def diagnosis_queries(probe: Probe) -> dict[str, SeriesQuestion]:
     """The follow-up questions for a probe whose own query found nothing."""
     namespace, _ = probe.target
-    in_namespace = f'{probe.raw_metric}{{{probe.namespace_label}="{_quote(namespace)}"}}'
+    in_namespace = f'{probe.raw_metric}{{{probe.namespace_label}="{quote(namespace)}"}}'
     return {
         "anywhere": SeriesQuestion(probe.raw_metric),
         "in_namespace": SeriesQuestion(in_namespace),
         # A scrape whose target has a namespace of its own renames the metric's label (honor_labels: false).
-        "renamed": SeriesQuestion(f'{probe.raw_metric}{{exported_namespace="{_quote(namespace)}"}}'),
+        "renamed": SeriesQuestion(f'{probe.raw_metric}{{exported_namespace="{quote(namespace)}"}}'),
         # OTel resource attributes that were not promoted stay on target_info only.
-        "info": SeriesQuestion(f'target_info{{{probe.namespace_label}="{_quote(namespace)}"}}'),
+        "info": SeriesQuestion(f'target_info{{{probe.namespace_label}="{quote(namespace)}"}}'),
         "workloads": SeriesQuestion(in_namespace, probe.workload_label or "pod"),
     }
 
@@ -161,6 +161,7 @@ def diagnose(probe: Probe, answers: dict[str, list[str] | None], working: list[s
         return (
             f'{where}; `{probe.raw_metric}` has series, but none with {probe.namespace_label}="{namespace}"; '
             f"its series have labels {', '.join(_label_names(anywhere))}"
+            + (f"; `telemetry: {working[0]}` finds data for it" if working else "")
         )
     labels = _label_names(in_namespace)
     workload = probe.workload_label or "pod"
