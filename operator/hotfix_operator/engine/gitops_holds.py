@@ -59,6 +59,9 @@ class GitOpsHolds(ControllerCore):
         for existing in step.status.gitops:
             if (existing.kind, existing.namespace, existing.name) == (owner.kind.kind, owner.namespace, owner.name):
                 existing.deployments = sorted({*existing.deployments, deployment})
+                if existing.held_at is None and existing.refused is None:
+                    # Recorded, then a restart before the patch: hold it now, from the record.
+                    await self._apply_hold(step, self._owner_client(step, owner), existing, owner, deployment)
                 return
         client = self._owner_client(step, owner)
         try:
@@ -90,6 +93,11 @@ class GitOpsHolds(ControllerCore):
         # this record, never from the held object (which would say "already held" and never give it back).
         step.status.gitops = [*step.status.gitops, record]
         await self._save(step)
+        await self._apply_hold(step, client, record, owner, deployment)
+
+    async def _apply_hold(
+        self, step: Step, client: OwnerClient, record: GitOpsHold, owner: GitOpsOwner, deployment: str
+    ) -> None:
         try:
             await self._io(client.hold)
         except GitOpsError as error:
@@ -134,7 +142,9 @@ class GitOpsHolds(ControllerCore):
         return max(step.spec.analysis.interval.total_seconds(), MIN_POLL_SECONDS)
 
     async def _release_if_caught_up(self, step: Step, hold: GitOpsHold, client: OwnerClient) -> None:
-        source = Hold(previous=hold.previous, source_revision=hold.source_revision)
+        source = Hold(
+            previous=hold.previous, source_revision=hold.source_revision, judged_revision=hold.judged_revision
+        )
         verdicts = []
         for deployment in hold.deployments:
             target = step.status.target(deployment)

@@ -21,6 +21,8 @@ class Hold:
 
     previous: Any
     source_revision: str | None
+    # A later revision already judged (not caught up): not read again until Git moves on.
+    judged_revision: str | None = None
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,9 @@ class FluxKustomizations(FluxOwner):
         source = self._source(spec.get("sourceRef") or {})
         artifact = (source.get("status") or {}).get("artifact") or {}
         revision = artifact.get("revision")
-        if not revision or revision == hold.source_revision:
-            return Caught(False, revision, f"the source is still at {hold.source_revision}")
+        if not revision or revision in (hold.source_revision, hold.judged_revision):
+            # Nothing new in Git: its artifact is not downloaded again.
+            return Caught(False, revision, f"the source is still at {revision}")
         try:
             template = deployment_template(self._download(artifact.get("url") or ""), spec.get("path") or "./",
                                            namespace, deployment)  # fmt: skip
