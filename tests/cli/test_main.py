@@ -190,3 +190,15 @@ def test_run_with_a_bad_setting_names_it_and_leaves_the_process_as_it_was() -> N
     assert code == 2
     assert "error:" in err and "soon" in err
     assert gc.isenabled()  # collections, paused for the start-up, are back: nothing started
+
+
+def test_analyze_tells_healthy_breached_and_not_judged_apart() -> None:
+    from hotfix_operator.api.status import AnalysisState
+    from hotfix_operator.cli.main import ANALYZE_EXIT
+
+    codes = {state: ANALYZE_EXIT[state] for state in AnalysisState}
+    assert codes[AnalysisState.HEALTHY] == codes[AnalysisState.NO_TRAFFIC] == 0
+    assert codes[AnalysisState.BREACHED] == 3
+    assert codes[AnalysisState.INCONCLUSIVE] == codes[AnalysisState.PENDING] == 4
+    # Each distinct from bad input (2), which a script must not read as any verdict.
+    assert 2 not in codes.values()
