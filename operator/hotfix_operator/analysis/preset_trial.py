@@ -70,4 +70,15 @@ def working_presets(
     for ((name, key), (probe, _)), answer in zip(asked, answers, strict=True):
         if isinstance(answer, list) and finds(probe, answer):
             working.setdefault(key, []).append(name)
-    return working
+    return one_preset_first(working, {(probe.threshold, probe.target) for probe in failed if not probe.override})
+
+
+def one_preset_first(working: dict[Key, list[str]], failed: set[Key]) -> dict[Key, list[str]]:
+    """A preset is chosen per Hotfix, not per threshold: the presets that find every failed threshold of a
+    target come first in each of its lists, so the diagnosis does not suggest two presets for one Hotfix."""
+    targets = {target for _, target in failed}
+    common = {
+        target: set.intersection(*(set(working.get(key, [])) for key in failed if key[1] == target))
+        for target in targets
+    }
+    return {key: sorted(names, key=lambda name: name not in common[key[1]]) for key, names in working.items()}

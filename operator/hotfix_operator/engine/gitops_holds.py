@@ -12,6 +12,7 @@ escalated, and the reason is said once.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from hotfix_operator.api.status import GitOpsHold, RevertLine, TargetStatus
@@ -22,6 +23,9 @@ from hotfix_operator.kube.rollouts import DeploymentError
 from hotfix_operator.rules.lifecycle import RESUME_GITOPS_REQUEST
 from hotfix_operator.rules.revert import revert_changes, revert_text, template_change
 
+# How long after the hold the owner's own status is trusted to show an apply in flight.
+HOLD_SETTLE = timedelta(seconds=2)
+
 
 def _owner(hold: GitOpsHold) -> GitOpsOwner:
     return GitOpsOwner(OWNER_KINDS[hold.kind], hold.namespace, hold.name)
@@ -31,19 +35,47 @@ class GitOpsHolds(ControllerCore):
     def _owner_client(self, step: Step, owner: GitOpsOwner) -> OwnerClient:
         return owner_client(self.tenants.api(step.namespace, step.spec.service_account_name or None), owner)
 
-    async def _before_undo(self, step: Step, recorded: TargetStatus) -> None:
-        """Record the change to revert and hold the target's GitOps owner, once, before its undo."""
+    async def _before_undo(self, step: Step, recorded: TargetStatus) -> bool:
+        """Record the change to revert and hold the target's GitOps owner, once, before its undo; False while
+        the undo must wait for an apply the owner had in flight when it was held."""
         if recorded.undo_requested_at is not None:
-            return
+            return True
         try:
             deployment = await self._io(self._deployments(step).get, step.namespace, recorded.deployment)
             replica_sets = await self._io(self._deployments(step).replica_sets, deployment)
         except DeploymentError:
-            return  # the undo reads it again and says what is wrong
+            return True  # the undo reads it again and says what is wrong
         self._record_revert(recorded, deployment, replica_sets)
         owner = gitops_owner(deployment, self.config.argocd_namespace, self.config.argocd_label_tracking)
-        if owner is not None:
-            await self._hold(step, owner, recorded.deployment)
+        if owner is None:
+            return True
+        await self._hold(step, owner, recorded.deployment)
+        return await self._settled(step, owner)
+
+    async def _settled(self, step: Step, owner: GitOpsOwner) -> bool:
+        """Whether the held owner has no apply in flight. A hold stops the next reconciliation, not the one
+        running: undone under it, the bad version would be applied again a moment later. Waited for within
+        the rollback's timeout, then the undo goes ahead anyway (said once)."""
+        key = (owner.kind.kind, owner.namespace, owner.name)
+        hold = next((h for h in step.status.open_holds() if (h.kind, h.namespace, h.name) == key), None)
+        if hold is None or hold.held_at is None:
+            return True
+        waited = utcnow() - hold.held_at
+        if waited < HOLD_SETTLE:
+            return False  # a reconciliation that read the owner just before the hold has not said so yet
+        client = self._owner_client(step, owner)
+        try:
+            busy = client.in_flight((await self._io(client.read)).get("status") or {})
+        except GitOpsError:
+            return True
+        if not busy:
+            return True
+        if waited > step.spec.rollback.timeout:
+            self._note(step, "GitOpsStillApplying", f"{owner.describe()} was still applying after "
+                       f"{int(waited.total_seconds())}s: the undo goes ahead", warning=True)  # fmt: skip
+            return True
+        step.logger.info("waiting for %s to finish the apply it had in flight before the undo", owner.describe())
+        return False
 
     @staticmethod
     def _record_revert(recorded: TargetStatus, deployment: dict[str, Any], replica_sets: list[dict[str, Any]]) -> None:

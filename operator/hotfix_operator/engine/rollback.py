@@ -33,7 +33,9 @@ class RollbackPhases(GitOpsHolds):
             if recorded.undone_to_revision is not None:
                 continue
             # Its GitOps owner first: an undo it re-applies at its next sync would last seconds.
-            await self._before_undo(step, recorded)
+            if not await self._before_undo(step, recorded):
+                await self._save(step)
+                return poll_delay(step)
             # Write the intent first: a restart between here and the patch finds it and re-checks, and the
             # undo itself is skipped when the Deployment already runs the recorded template.
             resumed = recorded.undo_requested_at is not None

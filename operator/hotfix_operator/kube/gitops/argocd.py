@@ -36,6 +36,10 @@ class ArgoCdApplications(OwnerClient):
         sync = (owner_object.get("status") or {}).get("sync") or {}
         return Hold(previous=automated, source_revision=sync.get("revision"))
 
+    def in_flight(self, status: dict[str, Any]) -> bool:
+        # A sync operation under way (status.operationState.phase Running) goes on after auto-sync is off.
+        return ((status.get("operationState") or {}).get("phase")) == "Running"
+
     def hold(self) -> None:
         self.patch({"spec": {"syncPolicy": {"automated": None}}}, "turn off automated sync of")
 

@@ -74,6 +74,10 @@ class OwnerClient(ABC):
         re-apply Git (already suspended, automated sync off): then there is nothing to hold."""
 
     @abstractmethod
+    def in_flight(self, status: dict[str, Any]) -> bool:
+        """Whether the owner's status shows an apply under way (which a hold does not stop)."""
+
+    @abstractmethod
     def hold(self) -> None:
         """Stop the owner re-applying Git, the way its own users do in an incident."""
 

@@ -27,6 +27,12 @@ class FluxOwner(OwnerClient):
         status = owner_object.get("status") or {}
         return Hold(previous=False, source_revision=status.get("lastAppliedRevision"))
 
+    def in_flight(self, status: dict[str, Any]) -> bool:
+        # Flux marks Reconciling=True "Progressing" from the start of a reconciliation to its end ("...WithRetry"
+        # once it failed and waits: nothing in flight then).
+        return any(c.get("type") == "Reconciling" and c.get("status") == "True" and c.get("reason") == "Progressing"
+                   for c in status.get("conditions") or [])  # fmt: skip
+
     def hold(self) -> None:
         self.patch({"spec": {"suspend": True}}, "suspend")
 
