@@ -113,3 +113,20 @@ def test_next_step_for_each_situation() -> None:
     assert next_step(hotfix("Stable"), UTC) == "nothing: merge the hotfix back to the main line"
     resumed = held_by_flux(rolled_back_hotfix(), resumed=True)
     assert next_step(resumed, UTC).startswith("find the root cause")
+
+
+def test_ctrl_c_ends_a_watch_quietly(monkeypatch: Any) -> None:
+    import io
+
+    from hotfix_operator.cli import kubectl_plugin
+
+    def interrupted(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kubectl_plugin, "client_and_namespace", lambda *_: (object(), "shop"))
+    monkeypatch.setattr(kubectl_plugin.Plugin, "list", lambda self: [])
+    monkeypatch.setattr(kubectl_plugin, "follow", interrupted)
+    out, err = io.StringIO(), io.StringIO()
+    assert kubectl_plugin.main(["status", "-w"], stdout=out, stderr=err) == 130
+    assert out.getvalue() == "No Hotfixes in namespace shop. Every namespace: kubectl hotfix status -A\n"
+    assert err.getvalue() == ""
