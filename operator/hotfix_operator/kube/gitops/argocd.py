@@ -60,8 +60,3 @@ class ArgoCdApplications(OwnerClient):
         found = resource.get("status") or "not compared"
         return Caught(False, revision, f"Git moved to {revision}; Argo CD finds Deployment {deployment} {found}: "
                       "Git still differs from the restored version")  # fmt: skip
-
-    @property
-    def resume_by_hand(self) -> str:
-        application = f"{self.owner.namespace}/{self.owner.name}"
-        return f"argocd app set {application} --sync-policy automated (with the options it had)"

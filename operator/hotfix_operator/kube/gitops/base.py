@@ -88,8 +88,3 @@ class OwnerClient(ABC):
     @abstractmethod
     def caught_up(self, hold: Hold, namespace: str, deployment: str, changes: list[TemplateChange]) -> Caught:
         """Whether what Git now holds for the Deployment is no longer the rolled-back template."""
-
-    @property
-    @abstractmethod
-    def resume_by_hand(self) -> str:
-        """What a person would type to give reconciliation back without the operator."""

@@ -43,11 +43,6 @@ class FluxOwner(OwnerClient):
         now = datetime.now(UTC).isoformat()
         self.patch({"metadata": {"annotations": {RECONCILE_REQUEST: now}}, "spec": {"suspend": False}}, "resume")
 
-    @property
-    def resume_by_hand(self) -> str:
-        kind = self.owner.kind.kind.lower()
-        return f"flux resume {kind} {self.owner.name} -n {self.owner.namespace}"
-
 
 class FluxKustomizations(FluxOwner):
     def applies(self, owner_object: dict[str, Any], namespace: str, deployment: str) -> bool:
